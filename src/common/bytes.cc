@@ -1,0 +1,114 @@
+#include "common/bytes.h"
+
+#include <cstring>
+
+namespace pgw {
+
+bool ByteReader::need(size_t n) {
+  if (!ok_ || data_.size() - pos_ < n) {
+    ok_ = false;
+    return false;
+  }
+  return true;
+}
+
+uint8_t ByteReader::u8() {
+  if (!need(1)) return 0;
+  return static_cast<uint8_t>(data_[pos_++]);
+}
+
+int16_t ByteReader::i16() {
+  if (!need(2)) return 0;
+  int16_t v = getI16(data_.data() + pos_);
+  pos_ += 2;
+  return v;
+}
+
+int32_t ByteReader::i32() {
+  if (!need(4)) return 0;
+  int32_t v = getI32(data_.data() + pos_);
+  pos_ += 4;
+  return v;
+}
+
+std::string_view ByteReader::cstring() {
+  if (!ok_) return {};
+  const auto* start = data_.data() + pos_;
+  const void* nul = std::memchr(start, 0, data_.size() - pos_);
+  if (nul == nullptr) {
+    ok_ = false;
+    return {};
+  }
+  size_t len = static_cast<const std::byte*>(nul) - start;
+  pos_ += len + 1;
+  return {reinterpret_cast<const char*>(start), len};
+}
+
+Bytes ByteReader::bytes(int64_t n) {
+  if (n < 0 || !need(static_cast<size_t>(n))) {
+    ok_ = false;
+    return {};
+  }
+  Bytes b = data_.subspan(pos_, static_cast<size_t>(n));
+  pos_ += static_cast<size_t>(n);
+  return b;
+}
+
+Bytes ByteReader::rest() {
+  if (!ok_) return {};
+  Bytes b = data_.subspan(pos_);
+  pos_ = data_.size();
+  return b;
+}
+
+void ByteWriter::i16(int16_t v) {
+  auto u = static_cast<uint16_t>(v);
+  out_.push_back(static_cast<char>(u >> 8));
+  out_.push_back(static_cast<char>(u & 0xff));
+}
+
+void ByteWriter::i32(int32_t v) {
+  char b[4];
+  putI32(b, v);
+  out_.append(b, 4);
+}
+
+void ByteWriter::cstring(std::string_view s) {
+  out_.append(s);
+  out_.push_back('\0');
+}
+
+void ByteWriter::beginMessage(char type) {
+  out_.push_back(type);
+  beginUntyped();
+}
+
+void ByteWriter::beginUntyped() {
+  length_at_ = out_.size();
+  out_.append(4, '\0');
+}
+
+void ByteWriter::endMessage() {
+  putI32(out_.data() + length_at_, static_cast<int32_t>(out_.size() - length_at_));
+}
+
+void putI32(char* p, int32_t v) {
+  auto u = static_cast<uint32_t>(v);
+  p[0] = static_cast<char>(u >> 24);
+  p[1] = static_cast<char>((u >> 16) & 0xff);
+  p[2] = static_cast<char>((u >> 8) & 0xff);
+  p[3] = static_cast<char>(u & 0xff);
+}
+
+int32_t getI32(const std::byte* p) {
+  uint32_t u = (static_cast<uint32_t>(p[0]) << 24) | (static_cast<uint32_t>(p[1]) << 16) |
+               (static_cast<uint32_t>(p[2]) << 8) | static_cast<uint32_t>(p[3]);
+  return static_cast<int32_t>(u);
+}
+
+int16_t getI16(const std::byte* p) {
+  uint16_t u = static_cast<uint16_t>((static_cast<uint16_t>(p[0]) << 8) | static_cast<uint16_t>(p[1]));
+  return static_cast<int16_t>(u);
+}
+
+}  // namespace pgw

@@ -1,0 +1,125 @@
+#pragma once
+/// The gateway's configuration: YAML parsed into a validated, immutable
+/// snapshot. A bad file is rejected whole with an error naming the key path
+/// (e.g. `connections.prod.tls.mode`) and the problem; the previous snapshot
+/// (if any) keeps serving. Secrets are written as references —
+/// `${env:NAME}` or `${file:/path}` — resolved at load and never printed.
+///
+/// The full schema is documented in docs/config.md.
+
+#include <chrono>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "common/result.h"
+
+namespace pgw::config {
+
+/// A resolved secret. Has no stream operator and no formatter on purpose.
+class Secret {
+ public:
+  Secret() = default;
+  explicit Secret(std::string v) : value_(std::move(v)) {}
+  const std::string& reveal() const { return value_; }
+  bool empty() const { return value_.empty(); }
+
+ private:
+  std::string value_;
+};
+
+struct HostPort {
+  std::string host = "127.0.0.1";
+  uint16_t port = 0;
+};
+
+/// Client-facing TLS (`tls:`).
+struct ServerTls {
+  std::string cert_file;  ///< PEM certificate chain; empty = TLS off
+  std::string key_file;   ///< PEM private key
+  bool require = false;   ///< refuse clients that do not negotiate TLS
+  std::string client_ca_file;  ///< optional: verify client certificates (mTLS)
+  bool enabled() const { return !cert_file.empty(); }
+};
+
+enum class SslMode { Disable, Require, VerifyCa, VerifyFull };
+
+/// Upstream TLS (`connections.<name>.tls`).
+struct UpstreamTls {
+  SslMode mode = SslMode::Disable;
+  std::string ca_file;          ///< required for verify-ca / verify-full
+  std::string cert_file;        ///< optional client certificate to the server
+  std::string key_file;
+  std::string server_name;      ///< name checked by verify-full; default: host
+};
+
+/// A database credential the gateway holds (`connections.<name>.credentials.<cred>`).
+struct Credential {
+  std::string user;
+  Secret password;
+};
+
+/// A registered upstream, selected by the client's startup `database`.
+struct Connection {
+  std::string name;          ///< the key under `connections:`
+  std::string host;
+  uint16_t port = 5432;
+  std::string database;      ///< upstream database name; default: `name`
+  UpstreamTls tls;
+  std::map<std::string, Credential> credentials;  ///< at least one
+  std::string default_credential;  ///< used until policy picks one; default: the only/first
+  std::chrono::milliseconds connect_timeout{5000};
+};
+
+/// A local user authenticated with SCRAM-SHA-256 (`identity.users`), meant
+/// for development; tokens and certificates come with the identity module.
+struct LocalUser {
+  std::string name;
+  /// Exactly one of these is set: a PostgreSQL SCRAM verifier
+  /// ("SCRAM-SHA-256$4096:..."), or a password from which the gateway derives
+  /// a verifier once at load (config does not depend on auth).
+  std::string scram_verifier;
+  Secret password;
+  std::vector<std::string> groups;
+};
+
+struct Timeouts {
+  std::chrono::milliseconds startup{10000};   ///< connect -> StartupMessage
+  std::chrono::milliseconds auth{30000};      ///< StartupMessage -> ReadyForQuery
+  std::chrono::milliseconds idle{0};          ///< idle session (0 = never)
+  std::chrono::milliseconds shutdown_grace{30000};  ///< SIGTERM -> forced close
+};
+
+struct Config {
+  HostPort listen_postgres{"127.0.0.1", 6432};
+  HostPort listen_http{"127.0.0.1", 8080};
+  ServerTls tls;
+  int workers = 0;  ///< 0 = number of cores
+  size_t max_message_size = 64u << 20;
+  int max_client_connections = 10000;
+  std::string log_level = "info";
+  Timeouts timeouts;
+  std::map<std::string, Connection> connections;
+  std::vector<LocalUser> users;
+
+  const Connection* findConnection(const std::string& name) const;
+  const LocalUser* findUser(const std::string& name) const;
+};
+
+/// Parses YAML text. `base_dir` resolves relative file paths (certs,
+/// `${file:...}`). Errors: message "config: <key path>: <problem>".
+Result<std::shared_ptr<const Config>> parseConfig(const std::string& yaml,
+                                                  const std::string& base_dir);
+/// Reads and parses a file.
+Result<std::shared_ptr<const Config>> loadConfig(const std::string& path);
+
+/// "127.0.0.1:6432", "[::1]:6432", ":6432" (host defaults to 127.0.0.1).
+Result<HostPort> parseHostPort(const std::string& text);
+/// "500ms", "30s", "5m", "1h", or a bare integer of milliseconds.
+Result<std::chrono::milliseconds> parseDuration(const std::string& text);
+/// "64MB", "1kB", "1048576".
+Result<size_t> parseSize(const std::string& text);
+
+}  // namespace pgw::config
