@@ -32,7 +32,12 @@ int32_t ByteReader::i32() {
 }
 
 std::string_view ByteReader::cstring() {
-  if (!ok_) return {};
+  // With nothing left there is no terminator; this also keeps memchr from
+  // being handed the null data() of an empty span.
+  if (!ok_ || pos_ == data_.size()) {
+    ok_ = false;
+    return {};
+  }
   const auto* start = data_.data() + pos_;
   const void* nul = std::memchr(start, 0, data_.size() - pos_);
   if (nul == nullptr) {
@@ -107,7 +112,8 @@ int32_t getI32(const std::byte* p) {
 }
 
 int16_t getI16(const std::byte* p) {
-  uint16_t u = static_cast<uint16_t>((static_cast<uint16_t>(p[0]) << 8) | static_cast<uint16_t>(p[1]));
+  uint16_t u =
+      static_cast<uint16_t>((static_cast<uint16_t>(p[0]) << 8) | static_cast<uint16_t>(p[1]));
   return static_cast<int16_t>(u);
 }
 

@@ -69,7 +69,7 @@ struct Connection {
   std::string database;      ///< upstream database name; default: `name`
   UpstreamTls tls;
   std::map<std::string, Credential> credentials;  ///< at least one
-  std::string default_credential;  ///< used until policy picks one; default: the only/first
+  std::string default_credential;  ///< until policy picks one; default: the only one
   std::chrono::milliseconds connect_timeout{5000};
 };
 

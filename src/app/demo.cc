@@ -1,0 +1,924 @@
+#include "app/demo.h"
+
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <pwd.h>
+#include <spawn.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/types.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <chrono>
+#include <csignal>
+#include <cstring>
+#include <exception>
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+#include <optional>
+#include <random>
+#include <sstream>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+#include <system_error>
+#include <thread>
+#include <vector>
+
+#include "app/demo_schema_sql.h"
+
+extern char** environ;
+
+namespace pgw::app {
+namespace {
+
+namespace fs = std::filesystem;
+using Clock = std::chrono::steady_clock;
+using namespace std::chrono_literals;
+
+constexpr std::string_view kAppRole = "pgwarden_app";
+constexpr std::string_view kDatabase = "shop";
+constexpr std::string_view kDemoUser = "demo";
+constexpr std::string_view kSecretFile = "secrets/shop_app";
+constexpr std::string_view kConfigFile = "pgwarden.yaml";
+constexpr std::string_view kPgConfInclude = "pgwarden_demo.conf";
+
+/// A step of the demo failed; `what()` says which step and why.
+class DemoError : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+[[noreturn]] void fail(std::string_view step, std::string_view detail) {
+  throw DemoError(std::string(step) + " failed: " + std::string(detail));
+}
+
+std::string errnoText(int err) {
+  return std::error_code(err, std::generic_category()).message();
+}
+
+// ---------------------------------------------------------------------------
+// Signals
+
+volatile std::sig_atomic_t g_interrupted = 0;
+
+extern "C" void onDemoSignal(int) {
+  g_interrupted = 1;
+}
+
+/// While alive, SIGINT/SIGTERM only set a flag (the running step stops and
+/// cleanup follows) and SIGPIPE is ignored; the previous dispositions come
+/// back on destruction. Not installed while serve() runs.
+class SignalGuard {
+ public:
+  SignalGuard() {
+    struct sigaction flag {};
+    flag.sa_handler = onDemoSignal;
+    sigemptyset(&flag.sa_mask);
+    struct sigaction ignore {};
+    ignore.sa_handler = SIG_IGN;
+    sigemptyset(&ignore.sa_mask);
+    sigaction(SIGINT, &flag, &old_int_);
+    sigaction(SIGTERM, &flag, &old_term_);
+    sigaction(SIGPIPE, &ignore, &old_pipe_);
+  }
+  ~SignalGuard() {
+    sigaction(SIGINT, &old_int_, nullptr);
+    sigaction(SIGTERM, &old_term_, nullptr);
+    sigaction(SIGPIPE, &old_pipe_, nullptr);
+  }
+  SignalGuard(const SignalGuard&) = delete;
+  SignalGuard& operator=(const SignalGuard&) = delete;
+
+ private:
+  struct sigaction old_int_ {};
+  struct sigaction old_term_ {};
+  struct sigaction old_pipe_ {};
+};
+
+// ---------------------------------------------------------------------------
+// Child processes
+
+/// One external program: argv (never a shell string), optional stdin, cwd and
+/// extra environment entries ("NAME=value").
+struct Command {
+  std::vector<std::string> argv;
+  std::string input;
+  std::string cwd;
+  std::vector<std::string> env;
+  std::chrono::seconds timeout = 120s;
+  /// false for cleanup steps: they run to the end even after Ctrl-C.
+  bool interruptible = true;
+};
+
+struct Outcome {
+  int exit_code = -1;  ///< -1 when killed by a signal
+  int signal = 0;
+  bool timed_out = false;
+  bool interrupted = false;
+  std::string out;
+  std::string err;
+  bool ok() const { return exit_code == 0 && !timed_out && !interrupted; }
+};
+
+/// The environment for children: ours without PG* variables, which would
+/// silently redirect psql, pg_ctl or initdb elsewhere.
+std::vector<std::string> childEnvironment(const std::vector<std::string>& extra) {
+  std::vector<std::string> env;
+  for (char** e = environ; e != nullptr && *e != nullptr; ++e) {
+    if (std::strncmp(*e, "PG", 2) != 0) env.emplace_back(*e);
+  }
+  env.insert(env.end(), extra.begin(), extra.end());
+  return env;
+}
+
+class Pipe {
+ public:
+  Pipe() {
+    if (pipe2(fds_, O_CLOEXEC) != 0) throw DemoError("cannot create a pipe: " + errnoText(errno));
+  }
+  ~Pipe() {
+    closeRead();
+    closeWrite();
+  }
+  Pipe(const Pipe&) = delete;
+  Pipe& operator=(const Pipe&) = delete;
+  int read() const { return fds_[0]; }
+  int write() const { return fds_[1]; }
+  void closeRead() { closeFd(fds_[0]); }
+  void closeWrite() { closeFd(fds_[1]); }
+
+ private:
+  static void closeFd(int& fd) {
+    if (fd >= 0) ::close(fd);
+    fd = -1;
+  }
+  int fds_[2] = {-1, -1};
+};
+
+/// Reads what is available from a non-blocking fd; false at EOF or error.
+bool drain(int fd, std::string& sink) {
+  char buf[8192];
+  for (;;) {
+    ssize_t n = ::read(fd, buf, sizeof buf);
+    if (n > 0) {
+      if (sink.size() < (1u << 20)) sink.append(buf, static_cast<size_t>(n));
+      continue;
+    }
+    if (n < 0 && errno == EINTR) continue;
+    return n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK);
+  }
+}
+
+/// Runs a command to completion in its own process group (a Ctrl-C at the
+/// terminal reaches only us; we stop the child when it is interruptible),
+/// feeding `input` and capturing stdout and stderr.
+Outcome runCommand(const Command& cmd) {
+  Pipe in, out, err;
+  posix_spawn_file_actions_t actions;
+  posix_spawn_file_actions_init(&actions);
+  posix_spawn_file_actions_adddup2(&actions, in.read(), 0);
+  posix_spawn_file_actions_adddup2(&actions, out.write(), 1);
+  posix_spawn_file_actions_adddup2(&actions, err.write(), 2);
+  posix_spawn_file_actions_addclosefrom_np(&actions, 3);
+  if (!cmd.cwd.empty()) posix_spawn_file_actions_addchdir_np(&actions, cmd.cwd.c_str());
+
+  posix_spawnattr_t attr;
+  posix_spawnattr_init(&attr);
+  sigset_t none, defaults;
+  sigemptyset(&none);
+  sigemptyset(&defaults);
+  for (int s : {SIGINT, SIGTERM, SIGPIPE, SIGQUIT, SIGHUP, SIGCHLD}) sigaddset(&defaults, s);
+  posix_spawnattr_setsigmask(&attr, &none);
+  posix_spawnattr_setsigdefault(&attr, &defaults);
+  posix_spawnattr_setpgroup(&attr, 0);
+  posix_spawnattr_setflags(&attr,
+                           POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETPGROUP);
+
+  std::vector<std::string> env = childEnvironment(cmd.env);
+  std::vector<char*> argv, envp;
+  for (const auto& a : cmd.argv) argv.push_back(const_cast<char*>(a.c_str()));
+  argv.push_back(nullptr);
+  for (const auto& e : env) envp.push_back(const_cast<char*>(e.c_str()));
+  envp.push_back(nullptr);
+
+  pid_t pid = -1;
+  int rc = posix_spawnp(&pid, argv[0], &actions, &attr, argv.data(), envp.data());
+  posix_spawn_file_actions_destroy(&actions);
+  posix_spawnattr_destroy(&attr);
+  if (rc != 0) throw DemoError("cannot run " + cmd.argv[0] + ": " + errnoText(rc));
+
+  in.closeRead();
+  out.closeWrite();
+  err.closeWrite();
+  for (int fd : {in.write(), out.read(), err.read()}) {
+    fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
+  }
+  if (cmd.input.empty()) in.closeWrite();
+
+  Outcome result;
+  size_t written = 0;
+  bool out_open = true, err_open = true;
+  const auto deadline = Clock::now() + cmd.timeout;
+  std::optional<Clock::time_point> kill_at;  // SIGKILL if SIGTERM is not enough
+  int status = 0;
+  for (;;) {
+    pollfd fds[3];
+    nfds_t n = 0;
+    if (in.write() >= 0) fds[n++] = {in.write(), POLLOUT, 0};
+    if (out_open) fds[n++] = {out.read(), POLLIN, 0};
+    if (err_open) fds[n++] = {err.read(), POLLIN, 0};
+    if (::poll(fds, n, 100) > 0) {
+      for (nfds_t i = 0; i < n; ++i) {
+        if (fds[i].revents == 0) continue;
+        if (fds[i].fd == in.write()) {
+          ssize_t w = ::write(in.write(), cmd.input.data() + written, cmd.input.size() - written);
+          if (w > 0) written += static_cast<size_t>(w);
+          if ((w < 0 && errno != EAGAIN && errno != EINTR) || written == cmd.input.size()) {
+            in.closeWrite();
+          }
+        } else if (fds[i].fd == out.read()) {
+          out_open = drain(out.read(), result.out);
+        } else {
+          err_open = drain(err.read(), result.err);
+        }
+      }
+    }
+
+    pid_t done = ::waitpid(pid, &status, WNOHANG);
+    if (done == pid) {
+      // Grandchildren (a daemonized postmaster) may hold the pipes: take what
+      // is there and stop.
+      if (out_open) drain(out.read(), result.out);
+      if (err_open) drain(err.read(), result.err);
+      break;
+    }
+    const auto now = Clock::now();
+    if (!kill_at) {
+      if (cmd.interruptible && g_interrupted) result.interrupted = true;
+      if (now >= deadline) result.timed_out = true;
+      if (result.interrupted || result.timed_out) {
+        ::kill(-pid, SIGTERM);
+        kill_at = now + 5s;
+      }
+    } else if (now >= *kill_at) {
+      ::kill(-pid, SIGKILL);
+      kill_at = now + 1h;
+    }
+  }
+  if (WIFEXITED(status)) result.exit_code = WEXITSTATUS(status);
+  if (WIFSIGNALED(status)) result.signal = WTERMSIG(status);
+  return result;
+}
+
+std::string joinArgs(const std::vector<std::string>& argv) {
+  std::string text;
+  for (const auto& a : argv) {
+    if (!text.empty()) text += ' ';
+    text += a.find_first_of(" '\"") == std::string::npos ? a : "'" + a + "'";
+  }
+  return text;
+}
+
+std::string indent(std::string_view text) {
+  std::string result;
+  std::istringstream lines{std::string(text)};
+  for (std::string line; std::getline(lines, line);) {
+    if (!line.empty()) result += "    " + line + "\n";
+  }
+  return result;
+}
+
+/// The last `n` lines of a file, or "" when it cannot be read.
+std::string tailOfFile(const fs::path& path, size_t n) {
+  std::ifstream file(path);
+  std::vector<std::string> lines;
+  for (std::string line; std::getline(file, line);) {
+    lines.push_back(line);
+    if (lines.size() > n) lines.erase(lines.begin());
+  }
+  std::string text;
+  for (const auto& l : lines) text += l + "\n";
+  return text;
+}
+
+// ---------------------------------------------------------------------------
+// Small helpers
+
+std::string randomPassword(size_t length) {
+  static constexpr std::string_view kAlphabet =
+      "ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz23456789";
+  std::random_device device;
+  std::uniform_int_distribution<size_t> pick(0, kAlphabet.size() - 1);
+  std::string text;
+  for (size_t i = 0; i < length; ++i) text += kAlphabet[pick(device)];
+  return text;
+}
+
+/// Creates or truncates a file with exactly `mode`, refusing symlinks.
+void writeFile(const fs::path& path, std::string_view content, mode_t mode) {
+  int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, mode);
+  if (fd < 0) throw DemoError("cannot write " + path.string() + ": " + errnoText(errno));
+  bool ok = ::fchmod(fd, mode) == 0;
+  for (size_t done = 0; ok && done < content.size();) {
+    ssize_t n = ::write(fd, content.data() + done, content.size() - done);
+    if (n < 0 && errno == EINTR) continue;
+    ok = n > 0;
+    if (ok) done += static_cast<size_t>(n);
+  }
+  int err = errno;
+  if (::close(fd) != 0 && ok) {
+    ok = false;
+    err = errno;
+  }
+  if (!ok) throw DemoError("cannot write " + path.string() + ": " + errnoText(err));
+}
+
+void makeDir(const fs::path& path, mode_t mode) {
+  if (::mkdir(path.c_str(), mode) != 0 && errno != EEXIST) {
+    throw DemoError("cannot create " + path.string() + ": " + errnoText(errno));
+  }
+  if (::chmod(path.c_str(), mode) != 0) {
+    throw DemoError("cannot chmod " + path.string() + ": " + errnoText(errno));
+  }
+}
+
+/// A string literal for postgresql.conf.
+std::string confQuote(std::string_view value) {
+  std::string text = "'";
+  for (char c : value) {
+    if (c == '\'' || c == '\\') text += c;
+    text += c;
+  }
+  return text + "'";
+}
+
+/// Binds 127.0.0.1:port; with port 0 returns the port the kernel picked.
+/// Returns 0 when the bind fails.
+uint16_t tryBindLoopback(uint16_t port) {
+  int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) return 0;
+  int one = 1;
+  ::setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  addr.sin_port = htons(port);
+  socklen_t len = sizeof addr;
+  uint16_t bound = 0;
+  if (::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0 &&
+      ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) == 0) {
+    bound = ntohs(addr.sin_port);
+  }
+  ::close(fd);
+  return bound;
+}
+
+bool isExecutable(const fs::path& path) {
+  return ::access(path.c_str(), X_OK) == 0;
+}
+
+// ---------------------------------------------------------------------------
+// The demo
+
+class Demo {
+ public:
+  explicit Demo(const DemoOptions& options) : options_(options) {}
+
+  /// Everything up to a written gateway config. Throws DemoError.
+  void setUp();
+  void printBanner() const;
+  fs::path configPath() const { return dir_ / kConfigFile; }
+  /// Stops PostgreSQL and removes what the demo created. Reports problems on
+  /// stderr and returns false instead of throwing.
+  bool tearDown() noexcept;
+
+ private:
+  void findBinaries();
+  void makeWorkDir();
+  void prepareForPostgresUser();
+  void initCluster();
+  void startPostgres();
+  void createRoleAndDatabase();
+  void loadSchema();
+  void checkUpstreamLogin();
+  void makeCertificates();
+  void writeGatewayConfig();
+
+  /// Runs a step's command; throws DemoError naming the step on failure.
+  /// Returns stdout. Known secrets are masked in everything reported.
+  std::string run(std::string_view step, Command cmd) const;
+  /// argv prefixed with `runuser -u postgres --` when we are root.
+  std::vector<std::string> asPostgres(std::vector<std::string> argv) const;
+  std::vector<std::string> psql(std::string_view user, std::string_view database) const;
+  std::string redact(std::string text) const;
+
+  fs::path bin(std::string_view name) const { return bin_dir_ / name; }
+  fs::path pgDir() const { return dir_ / "pg"; }
+  fs::path dataDir() const { return pgDir() / "data"; }
+  fs::path logFile() const { return pgDir() / "postgres.log"; }
+
+  DemoOptions options_;
+  fs::path bin_dir_;
+  std::string pg_version_;
+  fs::path dir_;
+  bool owns_dir_ = false;
+  bool as_root_ = ::geteuid() == 0;
+  uid_t pg_uid_ = 0;
+  gid_t pg_gid_ = 0;
+  uint16_t pg_port_ = 0;
+  bool start_attempted_ = false;
+  std::string app_password_ = randomPassword(32);
+  std::string demo_password_ = randomPassword(16);
+  std::string customer_count_;
+};
+
+std::string Demo::redact(std::string text) const {
+  for (size_t at; (at = text.find(app_password_)) != std::string::npos;) {
+    text.replace(at, app_password_.size(), "********");
+  }
+  return text;
+}
+
+std::string Demo::run(std::string_view step, Command cmd) const {
+  if (cmd.interruptible && g_interrupted) fail(step, "interrupted");
+  Outcome outcome;
+  try {
+    outcome = runCommand(cmd);
+  } catch (const DemoError& e) {
+    fail(step, e.what());
+  }
+  if (outcome.ok()) return redact(outcome.out);
+
+  std::string why;
+  if (outcome.interrupted) {
+    why = "interrupted";
+  } else if (outcome.timed_out) {
+    why = "timed out after " + std::to_string(cmd.timeout.count()) + "s";
+  } else if (outcome.signal != 0) {
+    why = "killed by signal " + std::to_string(outcome.signal);
+  } else {
+    why = "exited with status " + std::to_string(outcome.exit_code);
+  }
+  std::string detail = "`" + joinArgs(cmd.argv) + "` " + why;
+  std::string output = outcome.err.empty() ? outcome.out : outcome.err;
+  if (!output.empty()) detail += ":\n" + indent(redact(output));
+  fail(step, detail);
+}
+
+std::vector<std::string> Demo::asPostgres(std::vector<std::string> argv) const {
+  if (!as_root_) return argv;
+  std::vector<std::string> wrapped = {"runuser", "-u", "postgres", "--"};
+  wrapped.insert(wrapped.end(), argv.begin(), argv.end());
+  return wrapped;
+}
+
+/// psql over the Unix socket (trust), quiet, stopping at the first error.
+std::vector<std::string> Demo::psql(std::string_view user, std::string_view database) const {
+  return {bin("psql").string(),
+          "-X",
+          "-q",
+          "-v",
+          "ON_ERROR_STOP=1",
+          "-h",
+          pgDir().string(),
+          "-p",
+          std::to_string(pg_port_),
+          "-U",
+          std::string(user),
+          "-d",
+          std::string(database)};
+}
+
+void Demo::findBinaries() {
+  constexpr std::string_view step = "finding the PostgreSQL 15 binaries";
+  fs::path candidate = "/usr/lib/postgresql/15/bin";
+  if (!isExecutable(candidate / "initdb")) {
+    Command cmd{.argv = {"pg_config", "--bindir"}, .timeout = 10s};
+    std::string out;
+    try {
+      out = run(step, cmd);
+    } catch (const DemoError&) {
+      fail(step,
+           "no /usr/lib/postgresql/15/bin/initdb and `pg_config --bindir` did not run; "
+           "install the server package (Debian: apt-get install postgresql-15)");
+    }
+    while (!out.empty() && std::isspace(static_cast<unsigned char>(out.back()))) out.pop_back();
+    candidate = out;
+  }
+  for (std::string_view tool : {"initdb", "pg_ctl", "postgres", "psql"}) {
+    if (!isExecutable(candidate / tool)) {
+      fail(step, (candidate / tool).string() +
+                     " is missing; install the PostgreSQL server and client "
+                     "(Debian: apt-get install postgresql-15)");
+    }
+  }
+  bin_dir_ = candidate;
+  std::string version =
+      run(step, {.argv = {bin("postgres").string(), "--version"}, .timeout = 10s});
+  // "postgres (PostgreSQL) 15.8 (Debian 15.8-0+deb12u1)"
+  std::istringstream words(version);
+  for (std::string word; words >> word;) {
+    if (!word.empty() && std::isdigit(static_cast<unsigned char>(word[0]))) {
+      pg_version_ = word;
+      break;
+    }
+  }
+  int major = std::atoi(pg_version_.c_str());
+  if (major < 10)
+    fail(step, bin_dir_.string() + " holds PostgreSQL " + pg_version_ +
+                   "; the demo needs SCRAM, i.e. PostgreSQL 10 or newer (15 tested)");
+}
+
+void Demo::makeWorkDir() {
+  constexpr std::string_view step = "creating the work directory";
+  try {
+    if (options_.work_dir.empty()) {
+      std::string templ = (fs::temp_directory_path() / "pgwarden-demo-XXXXXX").string();
+      if (::mkdtemp(templ.data()) == nullptr) {
+        fail(step, "mkdtemp " + templ + ": " + errnoText(errno));
+      }
+      dir_ = templ;
+      owns_dir_ = true;
+    } else {
+      dir_ = fs::absolute(options_.work_dir).lexically_normal();
+      fs::create_directories(dir_);
+    }
+    // The postgres user must be able to reach <dir>/pg; nothing else in <dir>
+    // is readable by others.
+    if (owns_dir_) ::chmod(dir_.c_str(), as_root_ ? 0711 : 0700);
+    makeDir(pgDir(), 0700);
+    makeDir(dir_ / "certs", 0700);
+    makeDir(dir_ / "secrets", 0700);
+  } catch (const fs::filesystem_error& e) {
+    fail(step, e.what());
+  }
+}
+
+void Demo::prepareForPostgresUser() {
+  if (!as_root_) return;
+  constexpr std::string_view step = "preparing to run PostgreSQL as the postgres user";
+  const passwd* pw = ::getpwnam("postgres");
+  if (pw == nullptr) {
+    fail(step,
+         "running as root, and initdb refuses to run as root; there is no 'postgres' OS "
+         "user to run it as. Create one (useradd -r postgres) or run the demo as an "
+         "ordinary user");
+  }
+  pg_uid_ = pw->pw_uid;
+  pg_gid_ = pw->pw_gid;
+  if (::chown(pgDir().c_str(), pg_uid_, pg_gid_) != 0) {
+    fail(step, "chown " + pgDir().string() + ": " + errnoText(errno));
+  }
+  try {
+    run(step, {.argv = asPostgres({"test", "-w", pgDir().string()}), .timeout = 30s});
+  } catch (const DemoError&) {
+    fail(step, "the postgres user cannot write to " + pgDir().string() +
+                   " (a parent directory is not searchable by it); choose a work directory "
+                   "under /tmp");
+  }
+}
+
+void Demo::initCluster() {
+  if (fs::exists(dataDir() / "PG_VERSION")) {
+    std::cout << "demo: reusing the database cluster in " << dataDir().string() << "\n";
+  } else {
+    std::cout << "demo: initializing a PostgreSQL " << pg_version_ << " cluster in "
+              << dataDir().string() << "\n"
+              << std::flush;
+    run("initializing the database cluster (initdb)",
+        {.argv = asPostgres({bin("initdb").string(), "-D", dataDir().string(), "-U", "postgres",
+                             "--auth-host=scram-sha-256", "--auth-local=trust", "--no-locale", "-E",
+                             "UTF8", "--no-sync", "--no-instructions"}),
+         .cwd = pgDir().string()});
+  }
+  // Our settings live in their own file so that a kept cluster can be
+  // restarted on a new port.
+  constexpr std::string_view step = "configuring PostgreSQL";
+  fs::path conf = dataDir() / "postgresql.conf";
+  std::ifstream current(conf);
+  std::stringstream text;
+  text << current.rdbuf();
+  if (!current) fail(step, "cannot read " + conf.string());
+  const std::string include = "include_if_exists " + confQuote(kPgConfInclude);
+  if (text.str().find(include) == std::string::npos) {
+    std::ofstream append(conf, std::ios::app);
+    append << "\n# added by pgwarden demo\n" << include << "\n";
+    if (!append) fail(step, "cannot append to " + conf.string());
+  }
+}
+
+void Demo::startPostgres() {
+  constexpr std::string_view step = "starting PostgreSQL (pg_ctl start)";
+  for (int attempt = 1;; ++attempt) {
+    pg_port_ = tryBindLoopback(0);
+    if (pg_port_ == options_.gateway_port) continue;
+    if (pg_port_ == 0) fail(step, "cannot find a free TCP port on 127.0.0.1");
+    const std::string settings =
+        "# written by pgwarden demo on every start\n"
+        "listen_addresses = '127.0.0.1'\n"
+        "port = " +
+        std::to_string(pg_port_) +
+        "\n"
+        "unix_socket_directories = " +
+        confQuote(pgDir().string()) + "\n";
+    fs::path file = dataDir() / kPgConfInclude;
+    writeFile(file, settings, 0600);
+    if (as_root_ && ::chown(file.c_str(), pg_uid_, pg_gid_) != 0) {
+      fail(step, "chown " + file.string() + ": " + errnoText(errno));
+    }
+    std::cout << "demo: starting PostgreSQL on 127.0.0.1:" << pg_port_ << "\n" << std::flush;
+    start_attempted_ = true;
+    try {
+      run(step, {.argv = asPostgres({bin("pg_ctl").string(), "-D", dataDir().string(), "-l",
+                                     logFile().string(), "-w", "-t", "60", "start"}),
+                 .cwd = pgDir().string(),
+                 .timeout = 90s});
+      return;
+    } catch (const DemoError& e) {
+      std::string log = tailOfFile(logFile(), 15);
+      // Another process may have taken the port between our probe and the start.
+      if (attempt < 3 && !g_interrupted && log.find("could not bind") != std::string::npos) {
+        continue;
+      }
+      std::string detail = e.what();
+      if (!log.empty()) detail += "  last lines of " + logFile().string() + ":\n" + indent(log);
+      throw DemoError(detail);
+    }
+  }
+}
+
+void Demo::createRoleAndDatabase() {
+  // Idempotent, so that a kept work dir can be reused; the password is new
+  // every time. It travels on stdin, never in argv.
+  const std::string sql =
+      "SET password_encryption = 'scram-sha-256';\n"
+      "SELECT NOT EXISTS (SELECT FROM pg_roles WHERE rolname = '" +
+      std::string(kAppRole) +
+      "') AS need_role \\gset\n"
+      "\\if :need_role\n"
+      "CREATE ROLE " +
+      std::string(kAppRole) +
+      ";\n"
+      "\\endif\n"
+      "ALTER ROLE " +
+      std::string(kAppRole) + " WITH LOGIN PASSWORD '" + app_password_ +
+      "';\n"
+      "SELECT NOT EXISTS (SELECT FROM pg_database WHERE datname = '" +
+      std::string(kDatabase) +
+      "') AS need_db \\gset\n"
+      "\\if :need_db\n"
+      "CREATE DATABASE " +
+      std::string(kDatabase) + " OWNER " + std::string(kAppRole) +
+      ";\n"
+      "\\endif\n";
+  run("creating the role " + std::string(kAppRole) + " and the database " + std::string(kDatabase),
+      {.argv = psql("postgres", "postgres"), .input = sql, .cwd = pgDir().string()});
+}
+
+void Demo::loadSchema() {
+  std::vector<std::string> probe = psql(kAppRole, kDatabase);
+  probe.insert(probe.end(), {"-tA", "-c", "SELECT to_regclass('public.customers') IS NULL"});
+  std::string missing = run("checking for the sample schema",
+                            {.argv = probe, .cwd = pgDir().string(), .timeout = 30s});
+  if (missing.rfind("t", 0) != 0) return;
+  std::cout << "demo: loading the sample schema into " << kDatabase << "\n" << std::flush;
+  std::vector<std::string> load = psql(kAppRole, kDatabase);
+  load.push_back("--single-transaction");
+  run("loading the sample schema (demo_schema.sql)",
+      {.argv = load, .input = std::string(kDemoSchemaSql), .cwd = pgDir().string()});
+}
+
+void Demo::checkUpstreamLogin() {
+  // The same path the gateway takes: TCP and SCRAM with the held credential.
+  std::string out =
+      run("logging in as " + std::string(kAppRole) + " over TCP with SCRAM",
+          {.argv = {bin("psql").string(), "-X", "-tA", "-h", "127.0.0.1", "-p",
+                    std::to_string(pg_port_), "-U", std::string(kAppRole), "-d",
+                    std::string(kDatabase), "-c", "SELECT count(*) FROM customers"},
+           .cwd = pgDir().string(),
+           .env = {"PGPASSWORD=" + app_password_, "PGSSLMODE=disable", "PGCONNECT_TIMEOUT=10"},
+           .timeout = 30s});
+  customer_count_ = out.substr(0, out.find_first_of("\r\n"));
+}
+
+void Demo::makeCertificates() {
+  constexpr std::string_view step = "generating TLS certificates (openssl)";
+  const fs::path certs = dir_ / "certs";
+  const std::string cwd = certs.string();
+  const std::vector<std::string> ec = {"-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1",
+                                       "-nodes"};
+  std::vector<std::string> ca = {"openssl", "req", "-x509", "-new"};
+  ca.insert(ca.end(), ec.begin(), ec.end());
+  ca.insert(ca.end(), {"-keyout", "ca.key", "-out", "ca.crt", "-days", "30", "-subj",
+                       "/CN=pgwarden demo CA", "-addext", "basicConstraints=critical,CA:TRUE",
+                       "-addext", "keyUsage=critical,keyCertSign,cRLSign"});
+  run(step, {.argv = ca, .cwd = cwd, .timeout = 60s});
+
+  std::vector<std::string> csr = {"openssl", "req", "-new"};
+  csr.insert(csr.end(), ec.begin(), ec.end());
+  csr.insert(csr.end(), {"-keyout", "server.key", "-out", "server.csr", "-subj", "/CN=localhost"});
+  run(step, {.argv = csr, .cwd = cwd, .timeout = 60s});
+
+  writeFile(certs / "server.ext",
+            "basicConstraints = critical, CA:FALSE\n"
+            "keyUsage = critical, digitalSignature, keyEncipherment\n"
+            "extendedKeyUsage = serverAuth\n"
+            "subjectAltName = DNS:localhost, IP:127.0.0.1, IP:::1\n",
+            0600);
+  std::random_device device;
+  const uint64_t serial = ((uint64_t{device()} << 32) | device()) >> 1;
+  run(step, {.argv = {"openssl", "x509", "-req", "-in", "server.csr", "-CA", "ca.crt", "-CAkey",
+                      "ca.key", "-set_serial", std::to_string(serial), "-days", "30", "-out",
+                      "server.crt", "-extfile", "server.ext"},
+             .cwd = cwd,
+             .timeout = 60s});
+  std::error_code ignored;
+  for (const char* name : {"server.csr", "server.ext", "ca.key"}) fs::remove(certs / name, ignored);
+  if (::chmod((certs / "server.key").c_str(), 0600) != 0 ||
+      ::chmod((certs / "server.crt").c_str(), 0644) != 0 ||
+      ::chmod((certs / "ca.crt").c_str(), 0644) != 0 || ::chmod(certs.c_str(), 0755) != 0) {
+    fail(step, "chmod in " + cwd + ": " + errnoText(errno));
+  }
+}
+
+void Demo::writeGatewayConfig() {
+  writeFile(dir_ / kSecretFile, app_password_, 0600);
+  std::ostringstream yaml;
+  yaml << "# Written by `pgwarden demo`. Paths are relative to this file's directory.\n"
+       << "listen:\n"
+       << "  postgres: \"127.0.0.1:" << options_.gateway_port << "\"\n"
+       << "log_level: info\n"
+       << "timeouts:\n"
+       << "  startup: 10s\n"
+       << "  auth: 30s\n"
+       << "  idle: 0\n"
+       << "  shutdown_grace: 5s\n"
+       << "tls:\n"
+       << "  cert: certs/server.crt\n"
+       << "  key: certs/server.key\n"
+       << "  require: false        # the demo accepts sslmode=disable too\n"
+       << "identity:\n"
+       << "  users:\n"
+       << "    - name: " << kDemoUser << "\n"
+       << "      password: \"" << demo_password_ << "\"\n"
+       << "      groups: [demo]\n"
+       << "connections:\n"
+       << "  " << kDatabase << ":\n"
+       << "    host: 127.0.0.1\n"
+       << "    port: " << pg_port_ << "\n"
+       << "    database: " << kDatabase << "\n"
+       << "    connect_timeout: 5s\n"
+       << "    tls:\n"
+       << "      mode: disable       # the throwaway server listens on 127.0.0.1 only\n"
+       << "    credentials:\n"
+       << "      # The gateway holds this credential; clients never see it.\n"
+       << "      app: { user: " << kAppRole << ", password: \"${file:" << kSecretFile << "}\" }\n"
+       << "    default_credential: app\n";
+  writeFile(configPath(), yaml.str(), 0600);
+}
+
+void Demo::setUp() {
+  if (tryBindLoopback(options_.gateway_port) == 0) {
+    fail("checking the gateway port",
+         "127.0.0.1:" + std::to_string(options_.gateway_port) +
+             " is already in use; stop what listens there or choose another port");
+  }
+  findBinaries();
+  makeWorkDir();
+  prepareForPostgresUser();
+  initCluster();
+  startPostgres();
+  createRoleAndDatabase();
+  loadSchema();
+  checkUpstreamLogin();
+  std::cout << "demo: generating a demo CA and a server certificate for localhost\n" << std::flush;
+  makeCertificates();
+  try {
+    writeGatewayConfig();
+  } catch (const DemoError& e) {
+    fail("writing the gateway config", e.what());
+  }
+}
+
+void Demo::printBanner() const {
+  const std::string port = std::to_string(options_.gateway_port);
+  const std::string conninfo = "host=127.0.0.1 port=" + port + " dbname=" + std::string(kDatabase) +
+                               " user=" + std::string(kDemoUser) + " password=" + demo_password_;
+  std::cout
+      << "\n"
+      << "pgwarden demo is ready\n"
+      << "  PostgreSQL " << pg_version_ << "  127.0.0.1:" << pg_port_ << "  database " << kDatabase
+      << " (" << customer_count_ << " customers, orders, payroll; all data is fake)\n"
+      << "  pgwarden        127.0.0.1:" << port << "  config " << configPath().string() << "\n"
+      << "  upstream login  " << kAppRole << ", password held by the gateway in "
+      << (dir_ / kSecretFile).string() << "\n"
+      << "\n"
+      << "Connect through the gateway:\n"
+      << "  psql \"" << conninfo << " sslmode=require\"\n"
+      << "Check the certificate too:\n"
+      << "  psql \"" << conninfo
+      << " sslmode=verify-full sslrootcert=" << (dir_ / "certs" / "ca.crt").string() << "\"\n"
+      << "\n"
+      << "Try:\n"
+      << "  SELECT id, full_name, email, ssn, card_number FROM customers ORDER BY id LIMIT 5;\n"
+      << "  SELECT status, count(*), sum(amount) FROM orders GROUP BY status ORDER BY 2 DESC;\n"
+      << "  SELECT c.full_name, o.amount, o.status FROM orders o JOIN customers c ON c.id = "
+         "o.customer_id\n"
+      << "    ORDER BY o.amount DESC LIMIT 5;\n"
+      << "  SELECT employee, salary, bank_account FROM payroll;\n"
+      << "  UPDATE customers SET phone = '+1 212-555-0100' WHERE id = 1;\n"
+      << "\n";
+  if (owns_dir_) {
+    std::cout << "Ctrl-C stops everything and removes " << dir_.string() << "\n";
+  } else {
+    std::cout << "Ctrl-C stops everything; " << dir_.string() << " is kept\n";
+  }
+  std::cout << "\n" << std::flush;
+}
+
+bool Demo::tearDown() noexcept {
+  bool ok = true;
+  try {
+    const fs::path pid_file = dataDir() / "postmaster.pid";
+    if (start_attempted_ && !fs::exists(pid_file)) {
+      // An interrupted pg_ctl may leave a postmaster that has not yet written
+      // its pid file.
+      for (int i = 0; i < 20 && !fs::exists(pid_file); ++i) std::this_thread::sleep_for(50ms);
+    }
+    if (!bin_dir_.empty() && fs::exists(pid_file)) {
+      std::cout << "demo: stopping PostgreSQL\n" << std::flush;
+      bool stopped = false;
+      for (const char* mode : {"fast", "immediate"}) {
+        try {
+          run("stopping PostgreSQL (pg_ctl stop -m " + std::string(mode) + ")",
+              {.argv = asPostgres({bin("pg_ctl").string(), "-D", dataDir().string(), "-m", mode,
+                                   "-w", "-t", "30", "stop"}),
+               .cwd = pgDir().string(),
+               .timeout = 45s,
+               .interruptible = false});
+          stopped = true;
+          break;
+        } catch (const DemoError& e) {
+          std::cerr << "pgwarden demo: " << e.what() << "\n";
+        }
+      }
+      ok = stopped;
+    }
+    if (owns_dir_ && !dir_.empty()) {
+      if (!ok) {
+        std::cerr << "pgwarden demo: PostgreSQL may still be running; keeping " << dir_.string()
+                  << "\n";
+      } else {
+        std::error_code ec;
+        fs::remove_all(dir_, ec);
+        if (ec) {
+          std::cerr << "pgwarden demo: removing " << dir_.string() << " failed: " << ec.message()
+                    << "\n";
+          ok = false;
+        } else {
+          std::cout << "demo: removed " << dir_.string() << "\n";
+        }
+      }
+    }
+  } catch (const std::exception& e) {
+    std::cerr << "pgwarden demo: cleanup failed: " << e.what() << "\n";
+    ok = false;
+  }
+  return ok;
+}
+
+}  // namespace
+
+int runDemo(const DemoOptions& options,
+            const std::function<int(const std::string& config_path)>& serve) {
+  g_interrupted = 0;
+  std::optional<SignalGuard> guard;
+  guard.emplace();
+  std::optional<Demo> demo;
+  int code = 1;
+  try {
+    demo.emplace(options);
+    demo->setUp();
+    demo->printBanner();
+    guard.reset();  // serve() owns SIGINT/SIGTERM
+    code = serve(demo->configPath().string());
+    guard.emplace();
+  } catch (const std::exception& e) {
+    guard.emplace();
+    std::cerr << "pgwarden demo: " << e.what() << "\n";
+    if (g_interrupted) std::cerr << "pgwarden demo: interrupted, cleaning up\n";
+  } catch (...) {
+    guard.emplace();
+    std::cerr << "pgwarden demo: unexpected error, cleaning up\n";
+  }
+  if (demo && !demo->tearDown() && code == 0) code = 1;
+  return code;
+}
+
+}  // namespace pgw::app

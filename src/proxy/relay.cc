@@ -1,0 +1,148 @@
+#include "proxy/relay.h"
+
+#include <algorithm>
+
+#include "protocol/sqlstate.h"
+
+namespace pgw::proxy {
+
+void OutputPlan::addInput(size_t offset, size_t length) {
+  if (length == 0) return;
+  if (!segments_.empty()) {
+    Segment& last = segments_.back();
+    if (!last.produced && last.offset + last.length == offset) {
+      last.length += length;
+      return;
+    }
+  }
+  segments_.push_back({false, offset, length});
+}
+
+void OutputPlan::endProduced(size_t start) {
+  size_t length = produced_.size() - start;
+  if (length == 0) return;
+  if (!segments_.empty()) {
+    Segment& last = segments_.back();
+    if (last.produced && last.offset + last.length == start) {
+      last.length += length;
+      return;
+    }
+  }
+  segments_.push_back({true, start, length});
+}
+
+size_t OutputPlan::totalBytes() const {
+  size_t n = 0;
+  for (const auto& s : segments_) n += s.length;
+  return n;
+}
+
+bool BackendRelay::mustInspect(char type) const {
+  namespace be = protocol::be;
+  switch (type) {
+    case be::kReadyForQuery:
+    case be::kErrorResponse:
+    case be::kCommandComplete:
+      return true;
+    case be::kRowDescription:
+      return filter_ != nullptr;
+    case be::kDataRow:
+      return filtering_rows_;
+    default:
+      return false;
+  }
+}
+
+Result<RelayStep> BackendRelay::process(Bytes in, OutputPlan& plan) {
+  RelayStep step;
+  size_t pos = 0;
+  if (pass_remaining_ > 0) {
+    size_t n = std::min(pass_remaining_, in.size());
+    plan.addInput(0, n);
+    pass_remaining_ -= n;
+    pos = n;
+  }
+  while (pass_remaining_ == 0 && pos < in.size()) {
+    auto fr = protocol::frameMessage(in.subspan(pos), max_message_size_);
+    if (fr.status == protocol::FrameStatus::Invalid) {
+      return fail(sqlstate::kProtocolViolation,
+                  "the server sent an invalid message: " + fr.error.message);
+    }
+    if (fr.status == protocol::FrameStatus::NeedMore) {
+      const char type = static_cast<char>(in[pos]);
+      if (fr.needed > 0 && !mustInspect(type)) {
+        // Stream the start of this message now; the rest follows as it arrives.
+        plan.addInput(pos, in.size() - pos);
+        pass_remaining_ = fr.needed - (in.size() - pos);
+        pos = in.size();
+      } else {
+        step.needed = fr.needed;
+      }
+      break;
+    }
+    const protocol::Frame& frame = fr.frame;
+    bool forwarded = false;
+    if (mustInspect(frame.type)) {
+      auto msg = protocol::decodeBackend(frame);
+      if (!msg) {
+        return fail(sqlstate::kProtocolViolation,
+                    "the server sent an invalid message: " + msg.error().message);
+      }
+      if (auto* z = std::get_if<protocol::ReadyForQuery>(&*msg)) {
+        filtering_rows_ = false;
+        observer_.onReadyForQuery(z->status);
+      } else if (auto* e = std::get_if<protocol::ErrorResponse>(&*msg)) {
+        filtering_rows_ = false;
+        observer_.onError(e->fields);
+      } else if (auto* c = std::get_if<protocol::CommandComplete>(&*msg)) {
+        filtering_rows_ = false;
+        observer_.onCommandComplete(c->tag);
+      } else if (auto* t = std::get_if<protocol::RowDescription>(&*msg)) {
+        filtering_rows_ = filter_->beginResult(*t);
+      } else if (auto* d = std::get_if<protocol::DataRow>(&*msg)) {
+        std::string& out = plan.beginProduced();
+        size_t start = out.size();
+        if (filter_->rewriteRow(*d, out)) {
+          plan.endProduced(start);
+          forwarded = true;
+        } else {
+          out.resize(start);
+        }
+      }
+    }
+    if (!forwarded) plan.addInput(pos, frame.size);
+    pos += frame.size;
+  }
+  step.consumed = pos;
+  return step;
+}
+
+Result<RelayStep> FrontendRelay::process(Bytes in, OutputPlan& plan) {
+  RelayStep step;
+  size_t pos = 0;
+  while (!terminated_ && pos < in.size()) {
+    auto fr = protocol::frameMessage(in.subspan(pos), max_message_size_);
+    if (fr.status == protocol::FrameStatus::Invalid) return fr.error;
+    if (fr.status == protocol::FrameStatus::NeedMore) {
+      step.needed = fr.needed;
+      break;
+    }
+    auto msg = protocol::decodeFrontend(fr.frame);
+    if (!msg) return msg.takeError();
+    if (std::holds_alternative<protocol::PasswordPacket>(*msg)) {
+      return fail(sqlstate::kProtocolViolation,
+                  "unexpected password message after authentication completed");
+    }
+    if (auto st = observer_.onFrontendMessage(*msg); !st) return st.takeError();
+    if (std::holds_alternative<protocol::Terminate>(*msg)) {
+      terminated_ = true;
+    } else {
+      plan.addInput(pos, fr.frame.size);
+    }
+    pos += fr.frame.size;
+  }
+  step.consumed = pos;
+  return step;
+}
+
+}  // namespace pgw::proxy

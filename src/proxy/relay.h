@@ -1,0 +1,129 @@
+#pragma once
+/// The message path of an established session, without sockets: bytes in,
+/// a plan of bytes out. Two directions:
+///
+/// - FrontendRelay frames and validates every client message (a message whose
+///   fields overrun is a protocol error, never forwarded) and reports the ones
+///   the session cares about (Query, Sync, Terminate, ...). Policy plugs in here.
+/// - BackendRelay forwards server messages to the client. Messages nobody needs
+///   to look at are forwarded as views into the receive buffer — no copy — and
+///   a large one streams through as it arrives (a slow client cannot make the
+///   gateway buffer a whole result). A ResultFilter can rewrite individual
+///   DataRows (masking); only rewritten rows are re-encoded.
+
+#include <cstddef>
+#include <string>
+#include <vector>
+
+#include "common/result.h"
+#include "protocol/messages.h"
+
+namespace pgw::proxy {
+
+/// What to send: an ordered list of slices of the input buffer and of bytes
+/// the relay produced itself. Reused across reads so steady state does not
+/// allocate.
+class OutputPlan {
+ public:
+  struct Segment {
+    bool produced;  ///< true: slice of produced(); false: slice of the input
+    size_t offset;
+    size_t length;
+  };
+
+  void clear() {
+    segments_.clear();
+    produced_.clear();
+  }
+  bool empty() const { return segments_.empty(); }
+  void addInput(size_t offset, size_t length);
+  /// Appends produced bytes (e.g. a rewritten DataRow) to the plan.
+  std::string& beginProduced() { return produced_; }
+  void endProduced(size_t start);
+
+  const std::vector<Segment>& segments() const { return segments_; }
+  const std::string& produced() const { return produced_; }
+  size_t totalBytes() const;
+
+ private:
+  std::vector<Segment> segments_;
+  std::string produced_;
+};
+
+/// Rewrites result rows. The relay asks once per RowDescription whether rows
+/// of that result need rewriting; only then are DataRows buffered whole and
+/// handed over. Implemented by the masking layer.
+class ResultFilter {
+ public:
+  virtual ~ResultFilter() = default;
+  /// A new result starts. Return true to see its DataRows.
+  virtual bool beginResult(const protocol::RowDescription& desc) = 0;
+  /// Append the replacement of `row` (a whole encoded DataRow message) to
+  /// `out`, or return false to forward the original unchanged.
+  virtual bool rewriteRow(const protocol::DataRow& row, std::string& out) = 0;
+};
+
+/// Server messages the session reacts to.
+class BackendObserver {
+ public:
+  virtual ~BackendObserver() = default;
+  virtual void onReadyForQuery(protocol::TxStatus status) = 0;
+  virtual void onError(const protocol::NoticeFields& fields) = 0;
+  virtual void onCommandComplete(std::string_view tag) = 0;
+};
+
+struct RelayStep {
+  size_t consumed = 0;  ///< input bytes accounted for in the plan (drop them after sending)
+  size_t needed = 0;    ///< when > 0: the next message needs this many bytes buffered
+};
+
+class BackendRelay {
+ public:
+  BackendRelay(size_t max_message_size, BackendObserver& observer)
+      : max_message_size_(max_message_size), observer_(observer) {}
+
+  void setFilter(ResultFilter* filter) { filter_ = filter; }
+
+  /// Plans the forwarding of `in` (everything received and not yet consumed).
+  /// Errors: the server sent something that is not a valid message (08P01).
+  Result<RelayStep> process(Bytes in, OutputPlan& plan);
+
+  /// True while a message is being streamed through and not finished.
+  bool midMessage() const { return pass_remaining_ > 0; }
+
+ private:
+  bool mustInspect(char type) const;
+
+  size_t max_message_size_;
+  BackendObserver& observer_;
+  ResultFilter* filter_ = nullptr;
+  bool filtering_rows_ = false;
+  size_t pass_remaining_ = 0;
+};
+
+/// Client messages the session reacts to. Returning an Error from any of
+/// these ends the session with that error.
+class FrontendObserver {
+ public:
+  virtual ~FrontendObserver() = default;
+  /// Every decoded message, before it is forwarded.
+  virtual Status onFrontendMessage(const protocol::FrontendMessage& msg) = 0;
+};
+
+class FrontendRelay {
+ public:
+  FrontendRelay(size_t max_message_size, FrontendObserver& observer)
+      : max_message_size_(max_message_size), observer_(observer) {}
+
+  /// Plans the forwarding of every complete, valid message in `in`. Stops
+  /// after a Terminate (reported to the observer, not forwarded).
+  Result<RelayStep> process(Bytes in, OutputPlan& plan);
+  bool terminated() const { return terminated_; }
+
+ private:
+  size_t max_message_size_;
+  FrontendObserver& observer_;
+  bool terminated_ = false;
+};
+
+}  // namespace pgw::proxy

@@ -1,0 +1,571 @@
+#include "proxy/session.h"
+
+#include "auth/scram.h"
+#include "common/log.h"
+#include "protocol/sqlstate.h"
+#include "proxy/cancel_map.h"
+#include "proxy/framed_io.h"
+#include "proxy/worker.h"
+
+namespace pgw::proxy {
+namespace {
+
+using namespace asio::experimental::awaitable_operators;
+using Clock = std::chrono::steady_clock;
+constexpr size_t kDefaultBuffer = 64 * 1024;
+constexpr size_t kMaxStartupPacket = 10000;
+
+bool isFalse(std::string_view v) {
+  return v == "false" || v == "0" || v == "off" || v == "no" || v.empty();
+}
+
+std::string registeredNames(const config::Config& c) {
+  std::string names;
+  for (const auto& [name, conn] : c.connections) {
+    if (!names.empty()) names += ", ";
+    names += name;
+  }
+  return names;
+}
+
+}  // namespace
+
+std::string_view toString(SessionEnd end) {
+  switch (end) {
+    case SessionEnd::None: return "none";
+    case SessionEnd::ClientTerminate: return "client terminated";
+    case SessionEnd::ClientGone: return "client disconnected";
+    case SessionEnd::ClientProtocolError: return "client protocol error";
+    case SessionEnd::AuthFailed: return "authentication failed";
+    case SessionEnd::StartupRefused: return "startup refused";
+    case SessionEnd::CancelRequest: return "cancel request";
+    case SessionEnd::UpstreamUnavailable: return "upstream unavailable";
+    case SessionEnd::UpstreamLost: return "upstream lost";
+    case SessionEnd::UpstreamProtocolError: return "upstream protocol error";
+    case SessionEnd::StartupTimeout: return "startup timeout";
+    case SessionEnd::IdleTimeout: return "idle timeout";
+    case SessionEnd::Shutdown: return "gateway shutdown";
+  }
+  return "unknown";
+}
+
+ClientSession::ClientSession(Worker& worker, std::shared_ptr<const GatewayState> state,
+                             tcp::socket socket, uint64_t id)
+    : worker_(worker),
+      state_(std::move(state)),
+      config_(*state_->config),
+      id_(id),
+      client_(std::move(socket)),
+      client_buf_(kDefaultBuffer),
+      backend_relay_(config_.max_message_size, *this),
+      frontend_relay_(config_.max_message_size, *this),
+      phase_deadline_(client_.socket().get_executor()),
+      idle_deadline_(client_.socket().get_executor()) {
+  error_code ec;
+  auto ep = client_.socket().remote_endpoint(ec);
+  peer_ = ec ? "unknown" : ep.address().to_string() + ":" + std::to_string(ep.port());
+  client_.socket().set_option(tcp::no_delay(true), ec);
+  worker_.add(this);
+}
+
+ClientSession::~ClientSession() {
+  if (client_key_) worker_.cancelMap().remove(*client_key_);
+  worker_.remove(this);
+}
+
+awaitable<void> ClientSession::run() {
+  auto self = shared_from_this();
+  phase_deadline_.arm(config_.timeouts.startup, [this] {
+    end(SessionEnd::StartupTimeout,
+        fail(sqlstate::kProtocolViolation,
+             "pgwarden: timed out waiting for the client to start the session (timeouts.startup)"));
+  });
+  if (co_await startup() && co_await authenticate() && co_await openUpstream()) {
+    relaying_ = true;
+    last_activity_ = Clock::now();
+    armIdleTimer();
+    if (shutdown_requested_) {
+      end(SessionEnd::Shutdown);
+    } else {
+      co_await (pumpClient() || pumpServer());
+    }
+  }
+  co_await finish();
+}
+
+// ---------------------------------------------------------------------------
+// Startup
+// ---------------------------------------------------------------------------
+
+awaitable<bool> ClientSession::startup() {
+  bool tls_negotiated = false;
+  bool gss_answered = false;
+  for (;;) {
+    auto packet = co_await readStartupPacket(client_, kMaxStartupPacket);
+    if (!packet) {
+      Error e = packet.takeError();
+      end(e.sqlstate == sqlstate::kProtocolViolation ? SessionEnd::ClientProtocolError
+                                                     : SessionEnd::ClientGone,
+          std::move(e));
+      co_return false;
+    }
+    auto decoded = protocol::decodeStartup(asBytes(*packet).subspan(4));
+    if (!decoded) {
+      end(SessionEnd::ClientProtocolError, decoded.takeError());
+      co_return false;
+    }
+    if (std::holds_alternative<protocol::SslRequest>(*decoded)) {
+      if (tls_negotiated) {
+        end(SessionEnd::ClientProtocolError,
+            fail(sqlstate::kProtocolViolation, "SSLRequest received twice"));
+        co_return false;
+      }
+      tls_negotiated = true;
+      if (!state_->server_tls) {
+        if (!co_await sendToClient("N")) co_return false;
+        continue;
+      }
+      // Anything already buffered behind the SSLRequest was sent without
+      // waiting for our answer: it would be read as if it were encrypted.
+      if (client_.pendingPlaintext() > 0) {
+        end(SessionEnd::ClientProtocolError,
+            fail(sqlstate::kProtocolViolation, "received unencrypted data after SSL request"));
+        co_return false;
+      }
+      if (!co_await sendToClient("S")) co_return false;
+      if (auto ec = co_await client_.startTls(*state_->server_tls, asio::ssl::stream_base::server)) {
+        log::info("session {} from {}: TLS handshake failed: {}", id_, peer_, ec.message());
+        end(SessionEnd::ClientGone);
+        co_return false;
+      }
+      continue;
+    }
+    if (std::holds_alternative<protocol::GssEncRequest>(*decoded)) {
+      if (gss_answered || client_.tls()) {
+        end(SessionEnd::ClientProtocolError,
+            fail(sqlstate::kProtocolViolation, "unexpected GSSENCRequest"));
+        co_return false;
+      }
+      gss_answered = true;
+      if (!co_await sendToClient("N")) co_return false;
+      continue;
+    }
+    if (auto* cancel = std::get_if<protocol::CancelRequest>(&*decoded)) {
+      auto target = worker_.cancelMap().find({cancel->process_id, cancel->secret_key});
+      if (target) {
+        log::info("session {} from {}: forwarding cancel request", id_, peer_);
+        co_await forwardCancel(*target);
+      } else {
+        log::info("session {} from {}: cancel request with an unknown key ignored", id_, peer_);
+      }
+      end(SessionEnd::CancelRequest);
+      co_return false;
+    }
+    startup_ = std::get<protocol::StartupMessage>(std::move(*decoded));
+    break;
+  }
+
+  // Negotiate down: we speak 3.0 and no protocol extensions.
+  std::vector<std::string_view> unrecognized;
+  for (const auto& [name, value] : startup_->params) {
+    if (name.starts_with("_pq_.")) unrecognized.push_back(name);
+  }
+  if (startup_->minor() > protocol::kProtocolMinor || !unrecognized.empty()) {
+    std::string out;
+    protocol::encodeNegotiateProtocolVersion(out, protocol::kProtocolMinor, unrecognized);
+    if (!co_await sendToClient(out)) co_return false;
+  }
+  if (config_.tls.require && !client_.tls()) {
+    end(SessionEnd::StartupRefused,
+        fail(sqlstate::kInvalidAuthorizationSpecification,
+             "pgwarden requires an encrypted connection: connect with sslmode=require "
+             "(or verify-full)"));
+    co_return false;
+  }
+  if (auto repl = startup_->get("replication"); repl && !isFalse(*repl)) {
+    end(SessionEnd::StartupRefused,
+        fail(sqlstate::kFeatureNotSupported, "pgwarden does not proxy replication connections"));
+    co_return false;
+  }
+  if (auto options = startup_->get("options"); options && !options->empty()) {
+    end(SessionEnd::StartupRefused,
+        fail(sqlstate::kFeatureNotSupported,
+             "pgwarden does not forward the startup parameter \"options\": it could change "
+             "server settings outside the gateway's control; run SET after connecting"));
+    co_return false;
+  }
+  auto user = startup_->get("user");
+  if (!user || user->empty()) {
+    end(SessionEnd::StartupRefused, fail(sqlstate::kInvalidAuthorizationSpecification,
+                                         "no PostgreSQL user name specified in startup packet"));
+    co_return false;
+  }
+  user_ = std::string(*user);
+  if (worker_.activeClients() > config_.max_client_connections) {
+    end(SessionEnd::StartupRefused,
+        fail(sqlstate::kTooManyConnections,
+             "sorry, too many clients already (pgwarden limits.max_client_connections)"));
+    co_return false;
+  }
+  co_return true;
+}
+
+// ---------------------------------------------------------------------------
+// Client authentication: SCRAM-SHA-256 against identity.users
+// ---------------------------------------------------------------------------
+
+awaitable<bool> ClientSession::authenticate() {
+  phase_deadline_.arm(config_.timeouts.auth, [this] {
+    end(SessionEnd::StartupTimeout,
+        fail(sqlstate::kProtocolViolation,
+             "pgwarden: authentication did not complete in time (timeouts.auth)"));
+  });
+  auto known = state_->user_secrets.find(user_);
+  const bool user_exists = known != state_->user_secrets.end();
+  auth::ScramServer scram(user_exists ? known->second : state_->decoy_secret);
+  auto authFailed = [&](Error e) {
+    log::warn("session {} from {}: authentication failed for user \"{}\": {}", id_, peer_, user_,
+              e.message);
+    end(SessionEnd::AuthFailed,
+        fail(sqlstate::kInvalidPassword, "password authentication failed for user \"" + user_ + "\""));
+    return false;
+  };
+
+  std::string out;
+  const std::string_view mechanisms[] = {auth::kScramSha256};
+  protocol::encodeAuthenticationSasl(out, mechanisms);
+  if (!co_await sendToClient(out)) co_return false;
+
+  auto frame = co_await readFrame(client_, client_buf_, config_.max_message_size);
+  if (!frame || frame->type != protocol::fe::kPassword) {
+    if (!frame && frame.error().sqlstate == sqlstate::kConnectionFailure) {
+      end(SessionEnd::ClientGone);
+    } else {
+      end(SessionEnd::ClientProtocolError,
+          fail(sqlstate::kProtocolViolation, "expected SASLInitialResponse during authentication"));
+    }
+    co_return false;
+  }
+  auto initial = protocol::decodeSaslInitialResponse(frame->body);
+  if (!initial || initial->mechanism != auth::kScramSha256 || !initial->data) {
+    end(SessionEnd::ClientProtocolError,
+        fail(sqlstate::kProtocolViolation,
+             "invalid SASLInitialResponse: pgwarden offers only SCRAM-SHA-256"));
+    co_return false;
+  }
+  auto server_first = scram.handleClientFirst(asChars(*initial->data));
+  client_buf_.consume(frame->size);
+  if (!server_first) co_return authFailed(server_first.takeError());
+  out.clear();
+  protocol::encodeAuthentication(out, protocol::AuthCode::SASLContinue, *server_first);
+  if (!co_await sendToClient(out)) co_return false;
+
+  frame = co_await readFrame(client_, client_buf_, config_.max_message_size);
+  if (!frame || frame->type != protocol::fe::kPassword) {
+    if (!frame && frame.error().sqlstate == sqlstate::kConnectionFailure) {
+      end(SessionEnd::ClientGone);
+    } else {
+      end(SessionEnd::ClientProtocolError,
+          fail(sqlstate::kProtocolViolation, "expected SASLResponse during authentication"));
+    }
+    co_return false;
+  }
+  auto server_final = scram.handleClientFinal(asChars(protocol::decodeSaslResponse(frame->body)));
+  client_buf_.consume(frame->size);
+  if (!server_final) co_return authFailed(server_final.takeError());
+  if (!user_exists) co_return authFailed(fail("", "no such user in identity.users"));
+
+  out.clear();
+  protocol::encodeAuthentication(out, protocol::AuthCode::SASLFinal, *server_final);
+  protocol::encodeAuthentication(out, protocol::AuthCode::Ok);
+  if (!co_await sendToClient(out)) co_return false;
+
+  std::string database(startup_->get("database").value_or(user_));
+  connection_ = config_.findConnection(database);
+  if (connection_ == nullptr) {
+    end(SessionEnd::StartupRefused,
+        fail(sqlstate::kInvalidCatalogName, "database \"" + database +
+                                                "\" is not a connection registered in pgwarden "
+                                                "(registered: " +
+                                                registeredNames(config_) + ")"));
+    co_return false;
+  }
+  co_return true;
+}
+
+// ---------------------------------------------------------------------------
+// Upstream
+// ---------------------------------------------------------------------------
+
+awaitable<bool> ClientSession::openUpstream() {
+  UpstreamTarget target;
+  target.connection = connection_;
+  target.credential_name = connection_->default_credential;
+  target.credential = &connection_->credentials.at(target.credential_name);
+  if (auto it = state_->upstream_tls.find(connection_->name); it != state_->upstream_tls.end()) {
+    target.tls = it->second.get();
+  }
+  target.max_message_size = config_.max_message_size;
+  for (const auto& [name, value] : startup_->params) {
+    if (name == "user" || name == "database" || name == "replication" || name == "options" ||
+        name.starts_with("_pq_.")) {
+      continue;
+    }
+    target.params.emplace_back(name, value);
+  }
+
+  upstream_ = std::make_unique<Upstream>(client_.socket().get_executor());
+  auto greeting = co_await upstream_->open(target);
+  if (!greeting) {
+    if (end_ != SessionEnd::None) co_return false;  // timed out or shut down meanwhile
+    log::warn("session {} from {} (user \"{}\"): {}", id_, peer_, user_, greeting.error().message);
+    end(SessionEnd::UpstreamUnavailable, greeting.takeError());
+    co_return false;
+  }
+  upstream_key_ = greeting->key;
+  client_key_ = worker_.cancelMap().add({upstream_->endpoint(), upstream_key_});
+
+  std::string out = std::move(greeting->replay);
+  protocol::encodeBackendKeyData(out, *client_key_);
+  protocol::encodeReadyForQuery(out, greeting->status);
+  tx_status_ = greeting->status;
+  if (!co_await sendToClient(out)) co_return false;
+  phase_deadline_.disarm();
+  log::info("session {} from {}: user \"{}\" connected to \"{}\" as credential \"{}\"{}", id_,
+            peer_, user_, connection_->name, target.credential_name,
+            client_.tls() ? " (TLS)" : "");
+  co_return true;
+}
+
+// ---------------------------------------------------------------------------
+// Relay
+// ---------------------------------------------------------------------------
+
+awaitable<error_code> ClientSession::writePlan(Stream& to, Bytes in,
+                                               const OutputPlan& plan,
+                                               std::vector<asio::const_buffer>& gather) {
+  gather.clear();
+  for (const auto& s : plan.segments()) {
+    const void* base = s.produced ? static_cast<const void*>(plan.produced().data())
+                                  : static_cast<const void*>(in.data());
+    gather.emplace_back(static_cast<const char*>(base) + s.offset, s.length);
+  }
+  co_return co_await to.writeAll(gather);
+}
+
+awaitable<void> ClientSession::pumpClient() {
+  for (;;) {
+    if (end_ != SessionEnd::None) co_return;
+    Bytes in = client_buf_.readable();
+    client_plan_.clear();
+    auto step = frontend_relay_.process(in, client_plan_);
+    if (!step) {
+      log::warn("session {} from {}: protocol error: {}", id_, peer_, step.error().message);
+      end(SessionEnd::ClientProtocolError, step.takeError());
+      co_return;
+    }
+    if (!client_plan_.empty()) {
+      if (auto ec = co_await writePlan(upstream_->stream(), in, client_plan_, client_gather_)) {
+        end(SessionEnd::UpstreamLost);
+        co_return;
+      }
+    }
+    client_buf_.consume(step->consumed);
+    if (frontend_relay_.terminated()) {
+      end(SessionEnd::ClientTerminate);
+      co_return;
+    }
+    client_buf_.reserve(std::max(step->needed, client_buf_.size() + 1));
+    if (client_buf_.empty()) client_buf_.shrinkTo(kDefaultBuffer);
+    auto [ec, n] = co_await client_.readSome(
+        asio::buffer(client_buf_.writable().data(), client_buf_.writable().size()));
+    if (ec || n == 0) {
+      end(SessionEnd::ClientGone);
+      co_return;
+    }
+    client_buf_.commit(n);
+    last_activity_ = Clock::now();
+  }
+}
+
+awaitable<void> ClientSession::pumpServer() {
+  ReadBuffer& buf = upstream_->buffer();
+  for (;;) {
+    if (end_ != SessionEnd::None) co_return;
+    Bytes in = buf.readable();
+    server_plan_.clear();
+    auto step = backend_relay_.process(in, server_plan_);
+    if (!step) {
+      log::error("session {}: connection \"{}\": {}", id_, connection_->name, step.error().message);
+      end(SessionEnd::UpstreamProtocolError, step.takeError());
+      co_return;
+    }
+    if (!server_plan_.empty()) {
+      if (auto ec = co_await writePlan(client_, in, server_plan_, server_gather_)) {
+        end(SessionEnd::ClientGone);
+        co_return;
+      }
+    }
+    buf.consume(step->consumed);
+    if (shutdown_requested_ && !upstreamBusy() && tx_status_ == protocol::TxStatus::Idle &&
+        !backend_relay_.midMessage()) {
+      end(SessionEnd::Shutdown);
+      co_return;
+    }
+    buf.reserve(std::max(step->needed, buf.size() + 1));
+    if (buf.empty()) buf.shrinkTo(kDefaultBuffer);
+    auto [ec, n] =
+        co_await upstream_->stream().readSome(asio::buffer(buf.writable().data(), buf.writable().size()));
+    if (ec || n == 0) {
+      end(SessionEnd::UpstreamLost);
+      co_return;
+    }
+    buf.commit(n);
+  }
+}
+
+void ClientSession::onReadyForQuery(protocol::TxStatus status) {
+  tx_status_ = status;
+  if (pending_ready_ > 0) --pending_ready_;
+  last_activity_ = Clock::now();
+}
+
+void ClientSession::onError(const protocol::NoticeFields& fields) {
+  if (fields.severity() == "FATAL" || fields.severity() == "PANIC") {
+    log::info("session {}: connection \"{}\" ended the session: {} {}", id_, connection_->name,
+              fields.sqlstate(), fields.message());
+  }
+}
+
+void ClientSession::onCommandComplete(std::string_view /*tag*/) {}
+
+Status ClientSession::onFrontendMessage(const protocol::FrontendMessage& msg) {
+  // Each of these is answered by exactly one ReadyForQuery.
+  if (std::holds_alternative<protocol::Query>(msg) || std::holds_alternative<protocol::Sync>(msg) ||
+      std::holds_alternative<protocol::FunctionCall>(msg)) {
+    ++pending_ready_;
+  }
+  return {};
+}
+
+void ClientSession::armIdleTimer() {
+  if (config_.timeouts.idle.count() <= 0) return;
+  auto idle_for = Clock::now() - last_activity_;
+  auto left = config_.timeouts.idle - std::chrono::duration_cast<std::chrono::milliseconds>(idle_for);
+  if (left.count() <= 0 && !upstreamBusy()) {
+    end(SessionEnd::IdleTimeout,
+        fail(sqlstate::kIdleSessionTimeout,
+             "terminating connection due to idle-session timeout (pgwarden timeouts.idle)"));
+    return;
+  }
+  if (left.count() <= 0) left = config_.timeouts.idle;
+  idle_deadline_.arm(left, [this] { armIdleTimer(); });
+}
+
+// ---------------------------------------------------------------------------
+// Ending
+// ---------------------------------------------------------------------------
+
+void ClientSession::end(SessionEnd reason, Error error) {
+  if (end_ != SessionEnd::None) return;
+  end_ = reason;
+  end_error_ = std::move(error);
+  client_.cancel();
+  if (upstream_) upstream_->stream().cancel();
+}
+
+void ClientSession::requestShutdown() {
+  shutdown_requested_ = true;
+  if (!relaying_ || (!upstreamBusy() && tx_status_ == protocol::TxStatus::Idle &&
+                     !backend_relay_.midMessage())) {
+    end(SessionEnd::Shutdown);
+  }
+}
+
+void ClientSession::terminate() { end(SessionEnd::Shutdown); }
+
+awaitable<bool> ClientSession::sendToClient(const std::string& bytes) {
+  if (auto ec = co_await client_.writeAll(asio::buffer(bytes))) {
+    end(SessionEnd::ClientGone);
+    co_return false;
+  }
+  co_return true;
+}
+
+awaitable<void> ClientSession::finish() {
+  phase_deadline_.disarm();
+  idle_deadline_.disarm();
+
+  // What the client is told.
+  Error notice;
+  switch (end_) {
+    case SessionEnd::ClientProtocolError:
+    case SessionEnd::AuthFailed:
+    case SessionEnd::StartupRefused:
+    case SessionEnd::UpstreamUnavailable:
+    case SessionEnd::StartupTimeout:
+    case SessionEnd::IdleTimeout:
+      notice = end_error_;
+      break;
+    case SessionEnd::UpstreamLost:
+      notice = fail(sqlstate::kConnectionFailure,
+                    "pgwarden lost the connection to the database of connection \"" +
+                        (connection_ ? connection_->name : std::string("?")) +
+                        "\"; the session has ended, reconnect to continue");
+      break;
+    case SessionEnd::UpstreamProtocolError:
+      notice = fail(sqlstate::kProtocolViolation,
+                    "pgwarden received an invalid message from the database; the session has "
+                    "ended, reconnect to continue");
+      break;
+    case SessionEnd::Shutdown:
+      notice = fail(sqlstate::kAdminShutdown,
+                    "terminating connection due to administrator command: pgwarden is shutting "
+                    "down; reconnect to continue");
+      break;
+    default:
+      break;
+  }
+  // A startup timeout before the StartupMessage has nobody to talk to yet.
+  if (end_ == SessionEnd::StartupTimeout && !startup_) notice = {};
+  // Never interleave our message into a server message half-forwarded.
+  const bool can_write = client_.isOpen() && !backend_relay_.midMessage();
+  if (!notice.message.empty() && can_write) {
+    std::string out;
+    protocol::encodeErrorResponse(out, {.severity = "FATAL",
+                                        .sqlstate = notice.sqlstate,
+                                        .message = notice.message});
+    Deadline guard(client_.socket().get_executor());
+    guard.arm(std::chrono::seconds(5), [this] { client_.close(); });
+    co_await client_.writeAll(asio::buffer(out));
+  }
+  client_.close();
+
+  // What happens to the upstream work.
+  if (upstream_ && upstream_->stream().isOpen()) {
+    if (upstreamBusy() && client_key_) {
+      log::info("session {}: cancelling the statement still running on \"{}\" ({})", id_,
+                connection_->name, toString(end_));
+      co_await forwardCancel({upstream_->endpoint(), upstream_key_});
+    }
+    if (end_ != SessionEnd::UpstreamLost && end_ != SessionEnd::UpstreamProtocolError) {
+      std::string bye;
+      protocol::encodeTerminate(bye);
+      Deadline guard(client_.socket().get_executor());
+      guard.arm(std::chrono::seconds(5), [this] { upstream_->stream().close(); });
+      co_await upstream_->stream().writeAll(asio::buffer(bye));
+    }
+    upstream_->stream().close();
+  }
+  if (client_key_) {
+    worker_.cancelMap().remove(*client_key_);
+    client_key_.reset();
+  }
+  if (relaying_ || end_ == SessionEnd::AuthFailed || end_ == SessionEnd::UpstreamUnavailable) {
+    log::info("session {} from {} ended: {}", id_, peer_, toString(end_));
+  } else {
+    log::debug("session {} from {} ended: {}", id_, peer_, toString(end_));
+  }
+}
+
+}  // namespace pgw::proxy

@@ -1,0 +1,122 @@
+#pragma once
+/// ClientSession: one client connection and its upstream, living on one
+/// worker's event loop (no locks on the data path).
+///
+///   startup (SSLRequest/GSSENCRequest/CancelRequest/StartupMessage)
+///     -> client authentication (SCRAM-SHA-256 against identity.users)
+///     -> upstream open with the held credential
+///     -> ParameterStatus replay, the gateway's own BackendKeyData, ReadyForQuery
+///     -> relay both directions until one side ends
+///     -> finish(): the single place that decides what the client is told,
+///        whether the upstream work is cancelled, and what is logged.
+
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "protocol/messages.h"
+#include "proxy/deadline.h"
+#include "proxy/gateway_state.h"
+#include "proxy/read_buffer.h"
+#include "proxy/relay.h"
+#include "proxy/stream.h"
+#include "proxy/upstream.h"
+
+namespace pgw::proxy {
+
+class CancelMap;
+class Worker;
+
+/// Why a session ended; decides the FATAL the client gets (if any).
+enum class SessionEnd {
+  None,
+  ClientTerminate,      ///< Terminate message
+  ClientGone,           ///< EOF or a read/write error on the client leg
+  ClientProtocolError,  ///< malformed or unexpected client message
+  AuthFailed,
+  StartupRefused,       ///< unknown connection, TLS required, unsupported request...
+  CancelRequest,        ///< the connection only carried a CancelRequest
+  UpstreamUnavailable,  ///< could not open or log in to the upstream
+  UpstreamLost,         ///< the upstream closed or failed mid-session
+  UpstreamProtocolError,
+  StartupTimeout,
+  IdleTimeout,
+  Shutdown,
+};
+std::string_view toString(SessionEnd end);
+
+class ClientSession : public std::enable_shared_from_this<ClientSession>,
+                      private BackendObserver,
+                      private FrontendObserver {
+ public:
+  ClientSession(Worker& worker, std::shared_ptr<const GatewayState> state, tcp::socket socket,
+                uint64_t id);
+  ~ClientSession() override;
+
+  /// Runs the session to its end.
+  awaitable<void> run();
+
+  /// Gateway shutdown: end now if idle, else at the next idle point.
+  void requestShutdown();
+  /// Grace period over: end now.
+  void terminate();
+  uint64_t id() const { return id_; }
+
+ private:
+  awaitable<bool> startup();
+  awaitable<bool> authenticate();
+  awaitable<bool> openUpstream();
+  awaitable<void> pumpClient();
+  awaitable<void> pumpServer();
+  awaitable<void> finish();
+
+  /// Records why the session ends (first reason wins) and unblocks both pumps.
+  void end(SessionEnd reason, Error error = {});
+  awaitable<error_code> writePlan(Stream& to, Bytes in, const OutputPlan& plan,
+                                  std::vector<asio::const_buffer>& gather);
+  awaitable<bool> sendToClient(const std::string& bytes);
+  bool upstreamBusy() const { return pending_ready_ > 0; }
+  void armIdleTimer();
+
+  // BackendObserver
+  void onReadyForQuery(protocol::TxStatus status) override;
+  void onError(const protocol::NoticeFields& fields) override;
+  void onCommandComplete(std::string_view tag) override;
+  // FrontendObserver
+  Status onFrontendMessage(const protocol::FrontendMessage& msg) override;
+
+  Worker& worker_;
+  std::shared_ptr<const GatewayState> state_;
+  const config::Config& config_;
+  uint64_t id_;
+  std::string peer_;
+  Stream client_;
+  ReadBuffer client_buf_;
+  std::unique_ptr<Upstream> upstream_;
+  std::optional<protocol::StartupMessage> startup_;
+  const config::Connection* connection_ = nullptr;
+  std::string user_;
+  std::optional<protocol::BackendKeyData> client_key_;
+  protocol::BackendKeyData upstream_key_;
+
+  BackendRelay backend_relay_;
+  FrontendRelay frontend_relay_;
+  OutputPlan client_plan_;
+  OutputPlan server_plan_;
+  std::vector<asio::const_buffer> client_gather_;  ///< client -> server writes
+  std::vector<asio::const_buffer> server_gather_;  ///< server -> client writes
+
+  SessionEnd end_ = SessionEnd::None;
+  Error end_error_;
+  bool relaying_ = false;
+  bool shutdown_requested_ = false;
+  int64_t pending_ready_ = 0;  ///< ReadyForQuery messages the upstream still owes
+  protocol::TxStatus tx_status_ = protocol::TxStatus::Idle;
+  std::chrono::steady_clock::time_point last_activity_;
+  Deadline phase_deadline_;
+  Deadline idle_deadline_;
+};
+
+}  // namespace pgw::proxy

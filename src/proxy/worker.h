@@ -1,0 +1,55 @@
+#pragma once
+/// One event-loop thread. A session and its upstream connection live on the
+/// worker that accepted them for their whole life, so the data path needs no
+/// locks; the session set is touched only from this worker's thread.
+
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <thread>
+#include <unordered_set>
+
+#include "proxy/asio.h"
+#include "proxy/gateway_state.h"
+
+namespace pgw::proxy {
+
+class CancelMap;
+class ClientSession;
+
+class Worker {
+ public:
+  Worker(CancelMap& cancel_map, std::atomic<int>& active_clients);
+  ~Worker();
+  Worker(const Worker&) = delete;
+  Worker& operator=(const Worker&) = delete;
+
+  void start();
+  /// Stops the loop and joins the thread.
+  void stop();
+
+  /// Adopts an accepted connection (called on any thread).
+  void adopt(tcp::socket::native_handle_type fd, tcp protocol,
+             std::shared_ptr<const GatewayState> state, uint64_t session_id);
+  /// Asks every session to end at its next idle point (any thread).
+  void beginShutdown();
+  /// Ends every session now (any thread).
+  void terminateAll();
+
+  // For sessions (worker thread only).
+  void add(ClientSession* s) { sessions_.insert(s); }
+  void remove(ClientSession* s);
+  CancelMap& cancelMap() { return cancel_map_; }
+  int activeClients() const { return active_clients_.load(std::memory_order_relaxed); }
+
+ private:
+  CancelMap& cancel_map_;
+  std::atomic<int>& active_clients_;
+  bool shutting_down_ = false;
+  std::unordered_set<ClientSession*> sessions_;  // declared before io_: outlives the sessions
+  asio::io_context io_{1};
+  asio::executor_work_guard<asio::io_context::executor_type> guard_;
+  std::thread thread_;
+};
+
+}  // namespace pgw::proxy
