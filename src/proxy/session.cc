@@ -445,6 +445,9 @@ Status ClientSession::onFrontendMessage(const protocol::FrontendMessage& msg) {
       std::holds_alternative<protocol::FunctionCall>(msg)) {
     ++pending_ready_;
   }
+  // Execute without Sync (e.g. followed by Flush) may already be running.
+  if (std::holds_alternative<protocol::Execute>(msg)) extended_open_ = true;
+  if (std::holds_alternative<protocol::Sync>(msg)) extended_open_ = false;
   return {};
 }
 

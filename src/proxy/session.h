@@ -77,7 +77,7 @@ class ClientSession : public std::enable_shared_from_this<ClientSession>,
   awaitable<error_code> writePlan(Stream& to, Bytes in, const OutputPlan& plan,
                                   std::vector<asio::const_buffer>& gather);
   awaitable<bool> sendToClient(const std::string& bytes);
-  bool upstreamBusy() const { return pending_ready_ > 0; }
+  bool upstreamBusy() const { return pending_ready_ > 0 || extended_open_; }
   void armIdleTimer();
 
   // BackendObserver
@@ -113,6 +113,7 @@ class ClientSession : public std::enable_shared_from_this<ClientSession>,
   bool relaying_ = false;
   bool shutdown_requested_ = false;
   int64_t pending_ready_ = 0;  ///< ReadyForQuery messages the upstream still owes
+  bool extended_open_ = false;  ///< extended-protocol work sent since the last Sync
   protocol::TxStatus tx_status_ = protocol::TxStatus::Idle;
   std::chrono::steady_clock::time_point last_activity_;
   Deadline phase_deadline_;
