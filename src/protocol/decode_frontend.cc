@@ -1,7 +1,9 @@
 // Decoders for client -> server messages: startup-phase packets and typed
 // frontend messages.
 
+#include <algorithm>
 #include <string>
+#include <vector>
 
 #include "protocol/field_reader.h"
 #include "protocol/messages.h"
@@ -27,15 +29,19 @@ Result<StartupPacket> decodeStartupMessage(int32_t version, Bytes params) {
     if (!r.ok() || name.empty()) break;
     std::string_view value = r.cstring("parameter value");
     if (!r.ok()) break;
-    for (const auto& [key, unused] : m.params) {
-      if (key == name) {
-        return protocolError("StartupMessage",
-                             "parameter \"" + std::string(name) + "\" is given more than once");
-      }
-    }
     m.params.emplace_back(std::string(name), std::string(value));
   }
   if (auto e = r.finish()) return std::move(*e);
+  // Sorted, not pairwise: a packet can carry thousands of parameters before
+  // the client has authenticated.
+  std::vector<std::string_view> names;
+  names.reserve(m.params.size());
+  for (const auto& [name, unused] : m.params) names.push_back(name);
+  std::sort(names.begin(), names.end());
+  if (auto dup = std::adjacent_find(names.begin(), names.end()); dup != names.end()) {
+    return protocolError("StartupMessage",
+                         "parameter \"" + std::string(*dup) + "\" is given more than once");
+  }
   return StartupPacket(std::move(m));
 }
 

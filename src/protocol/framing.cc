@@ -1,7 +1,6 @@
 // Framing of typed and startup-phase messages, plus the field cursor and
 // value-list iteration shared by the decoders.
 
-#include <cstring>
 #include <string>
 
 #include "protocol/field_reader.h"

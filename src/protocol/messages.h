@@ -376,6 +376,10 @@ Result<BackendMessage> decodeBackend(const Frame& frame);
 // Encoders: append one whole message to `out`.
 // ---------------------------------------------------------------------------
 
+// A string written as a C string is cut at its first NUL byte, so that the
+// message stays well-formed whatever it holds. List counts (parameters,
+// columns, formats) must be at most 65535, the protocol's int16 limit.
+
 void encodeStartupMessage(std::string& out, const StartupMessage& m);
 void encodeSslRequest(std::string& out);
 void encodeGssEncRequest(std::string& out);

@@ -6,6 +6,8 @@
 #include <cstdlib>
 #include <string>
 
+#include "proxy/deadline.h"
+
 namespace pgw::proxy {
 namespace {
 
@@ -50,6 +52,12 @@ size_t CancelMap::size() const {
 awaitable<void> forwardCancel(CancelTarget target) {
   auto executor = co_await asio::this_coro::executor;
   tcp::socket socket(executor);
+  // An upstream that neither accepts nor closes must not hold the caller.
+  Deadline deadline(executor);
+  deadline.arm(std::chrono::seconds(5), [&socket] {
+    error_code ec;
+    socket.close(ec);
+  });
   auto [ec] = co_await socket.async_connect(target.upstream, nothrow);
   if (ec) co_return;
   std::string packet;
