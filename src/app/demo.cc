@@ -3,19 +3,16 @@
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <netinet/in.h>
-#include <poll.h>
 #include <pwd.h>
-#include <spawn.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/types.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
+#include <cctype>
 #include <cerrno>
 #include <chrono>
-#include <csignal>
-#include <cstring>
+#include <cstdlib>
 #include <exception>
 #include <filesystem>
 #include <fstream>
@@ -30,16 +27,15 @@
 #include <thread>
 #include <vector>
 
+#include "app/demo_process.h"
 #include "app/demo_schema_sql.h"
-
-extern char** environ;
 
 namespace pgw::app {
 namespace {
 
 namespace fs = std::filesystem;
-using Clock = std::chrono::steady_clock;
 using namespace std::chrono_literals;
+using demo::Command;
 
 constexpr std::string_view kAppRole = "pgwarden_app";
 constexpr std::string_view kDatabase = "shop";
@@ -58,231 +54,11 @@ class DemoError : public std::runtime_error {
   throw DemoError(std::string(step) + " failed: " + std::string(detail));
 }
 
+// ---------------------------------------------------------------------------
+// Small helpers
+
 std::string errnoText(int err) {
   return std::error_code(err, std::generic_category()).message();
-}
-
-// ---------------------------------------------------------------------------
-// Signals
-
-volatile std::sig_atomic_t g_interrupted = 0;
-
-extern "C" void onDemoSignal(int) {
-  g_interrupted = 1;
-}
-
-/// While alive, SIGINT/SIGTERM only set a flag (the running step stops and
-/// cleanup follows) and SIGPIPE is ignored; the previous dispositions come
-/// back on destruction. Not installed while serve() runs.
-class SignalGuard {
- public:
-  SignalGuard() {
-    struct sigaction flag {};
-    flag.sa_handler = onDemoSignal;
-    sigemptyset(&flag.sa_mask);
-    struct sigaction ignore {};
-    ignore.sa_handler = SIG_IGN;
-    sigemptyset(&ignore.sa_mask);
-    sigaction(SIGINT, &flag, &old_int_);
-    sigaction(SIGTERM, &flag, &old_term_);
-    sigaction(SIGPIPE, &ignore, &old_pipe_);
-  }
-  ~SignalGuard() {
-    sigaction(SIGINT, &old_int_, nullptr);
-    sigaction(SIGTERM, &old_term_, nullptr);
-    sigaction(SIGPIPE, &old_pipe_, nullptr);
-  }
-  SignalGuard(const SignalGuard&) = delete;
-  SignalGuard& operator=(const SignalGuard&) = delete;
-
- private:
-  struct sigaction old_int_ {};
-  struct sigaction old_term_ {};
-  struct sigaction old_pipe_ {};
-};
-
-// ---------------------------------------------------------------------------
-// Child processes
-
-/// One external program: argv (never a shell string), optional stdin, cwd and
-/// extra environment entries ("NAME=value").
-struct Command {
-  std::vector<std::string> argv;
-  std::string input;
-  std::string cwd;
-  std::vector<std::string> env;
-  std::chrono::seconds timeout = 120s;
-  /// false for cleanup steps: they run to the end even after Ctrl-C.
-  bool interruptible = true;
-};
-
-struct Outcome {
-  int exit_code = -1;  ///< -1 when killed by a signal
-  int signal = 0;
-  bool timed_out = false;
-  bool interrupted = false;
-  std::string out;
-  std::string err;
-  bool ok() const { return exit_code == 0 && !timed_out && !interrupted; }
-};
-
-/// The environment for children: ours without PG* variables, which would
-/// silently redirect psql, pg_ctl or initdb elsewhere.
-std::vector<std::string> childEnvironment(const std::vector<std::string>& extra) {
-  std::vector<std::string> env;
-  for (char** e = environ; e != nullptr && *e != nullptr; ++e) {
-    if (std::strncmp(*e, "PG", 2) != 0) env.emplace_back(*e);
-  }
-  env.insert(env.end(), extra.begin(), extra.end());
-  return env;
-}
-
-class Pipe {
- public:
-  Pipe() {
-    if (pipe2(fds_, O_CLOEXEC) != 0) throw DemoError("cannot create a pipe: " + errnoText(errno));
-  }
-  ~Pipe() {
-    closeRead();
-    closeWrite();
-  }
-  Pipe(const Pipe&) = delete;
-  Pipe& operator=(const Pipe&) = delete;
-  int read() const { return fds_[0]; }
-  int write() const { return fds_[1]; }
-  void closeRead() { closeFd(fds_[0]); }
-  void closeWrite() { closeFd(fds_[1]); }
-
- private:
-  static void closeFd(int& fd) {
-    if (fd >= 0) ::close(fd);
-    fd = -1;
-  }
-  int fds_[2] = {-1, -1};
-};
-
-/// Reads what is available from a non-blocking fd; false at EOF or error.
-bool drain(int fd, std::string& sink) {
-  char buf[8192];
-  for (;;) {
-    ssize_t n = ::read(fd, buf, sizeof buf);
-    if (n > 0) {
-      if (sink.size() < (1u << 20)) sink.append(buf, static_cast<size_t>(n));
-      continue;
-    }
-    if (n < 0 && errno == EINTR) continue;
-    return n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK);
-  }
-}
-
-/// Runs a command to completion in its own process group (a Ctrl-C at the
-/// terminal reaches only us; we stop the child when it is interruptible),
-/// feeding `input` and capturing stdout and stderr.
-Outcome runCommand(const Command& cmd) {
-  Pipe in, out, err;
-  posix_spawn_file_actions_t actions;
-  posix_spawn_file_actions_init(&actions);
-  posix_spawn_file_actions_adddup2(&actions, in.read(), 0);
-  posix_spawn_file_actions_adddup2(&actions, out.write(), 1);
-  posix_spawn_file_actions_adddup2(&actions, err.write(), 2);
-  posix_spawn_file_actions_addclosefrom_np(&actions, 3);
-  if (!cmd.cwd.empty()) posix_spawn_file_actions_addchdir_np(&actions, cmd.cwd.c_str());
-
-  posix_spawnattr_t attr;
-  posix_spawnattr_init(&attr);
-  sigset_t none, defaults;
-  sigemptyset(&none);
-  sigemptyset(&defaults);
-  for (int s : {SIGINT, SIGTERM, SIGPIPE, SIGQUIT, SIGHUP, SIGCHLD}) sigaddset(&defaults, s);
-  posix_spawnattr_setsigmask(&attr, &none);
-  posix_spawnattr_setsigdefault(&attr, &defaults);
-  posix_spawnattr_setpgroup(&attr, 0);
-  posix_spawnattr_setflags(&attr,
-                           POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETPGROUP);
-
-  std::vector<std::string> env = childEnvironment(cmd.env);
-  std::vector<char*> argv, envp;
-  for (const auto& a : cmd.argv) argv.push_back(const_cast<char*>(a.c_str()));
-  argv.push_back(nullptr);
-  for (const auto& e : env) envp.push_back(const_cast<char*>(e.c_str()));
-  envp.push_back(nullptr);
-
-  pid_t pid = -1;
-  int rc = posix_spawnp(&pid, argv[0], &actions, &attr, argv.data(), envp.data());
-  posix_spawn_file_actions_destroy(&actions);
-  posix_spawnattr_destroy(&attr);
-  if (rc != 0) throw DemoError("cannot run " + cmd.argv[0] + ": " + errnoText(rc));
-
-  in.closeRead();
-  out.closeWrite();
-  err.closeWrite();
-  for (int fd : {in.write(), out.read(), err.read()}) {
-    fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
-  }
-  if (cmd.input.empty()) in.closeWrite();
-
-  Outcome result;
-  size_t written = 0;
-  bool out_open = true, err_open = true;
-  const auto deadline = Clock::now() + cmd.timeout;
-  std::optional<Clock::time_point> kill_at;  // SIGKILL if SIGTERM is not enough
-  int status = 0;
-  for (;;) {
-    pollfd fds[3];
-    nfds_t n = 0;
-    if (in.write() >= 0) fds[n++] = {in.write(), POLLOUT, 0};
-    if (out_open) fds[n++] = {out.read(), POLLIN, 0};
-    if (err_open) fds[n++] = {err.read(), POLLIN, 0};
-    if (::poll(fds, n, 100) > 0) {
-      for (nfds_t i = 0; i < n; ++i) {
-        if (fds[i].revents == 0) continue;
-        if (fds[i].fd == in.write()) {
-          ssize_t w = ::write(in.write(), cmd.input.data() + written, cmd.input.size() - written);
-          if (w > 0) written += static_cast<size_t>(w);
-          if ((w < 0 && errno != EAGAIN && errno != EINTR) || written == cmd.input.size()) {
-            in.closeWrite();
-          }
-        } else if (fds[i].fd == out.read()) {
-          out_open = drain(out.read(), result.out);
-        } else {
-          err_open = drain(err.read(), result.err);
-        }
-      }
-    }
-
-    pid_t done = ::waitpid(pid, &status, WNOHANG);
-    if (done == pid) {
-      // Grandchildren (a daemonized postmaster) may hold the pipes: take what
-      // is there and stop.
-      if (out_open) drain(out.read(), result.out);
-      if (err_open) drain(err.read(), result.err);
-      break;
-    }
-    const auto now = Clock::now();
-    if (!kill_at) {
-      if (cmd.interruptible && g_interrupted) result.interrupted = true;
-      if (now >= deadline) result.timed_out = true;
-      if (result.interrupted || result.timed_out) {
-        ::kill(-pid, SIGTERM);
-        kill_at = now + 5s;
-      }
-    } else if (now >= *kill_at) {
-      ::kill(-pid, SIGKILL);
-      kill_at = now + 1h;
-    }
-  }
-  if (WIFEXITED(status)) result.exit_code = WEXITSTATUS(status);
-  if (WIFSIGNALED(status)) result.signal = WTERMSIG(status);
-  return result;
-}
-
-std::string joinArgs(const std::vector<std::string>& argv) {
-  std::string text;
-  for (const auto& a : argv) {
-    if (!text.empty()) text += ' ';
-    text += a.find_first_of(" '\"") == std::string::npos ? a : "'" + a + "'";
-  }
-  return text;
 }
 
 std::string indent(std::string_view text) {
@@ -306,9 +82,6 @@ std::string tailOfFile(const fs::path& path, size_t n) {
   for (const auto& l : lines) text += l + "\n";
   return text;
 }
-
-// ---------------------------------------------------------------------------
-// Small helpers
 
 std::string randomPassword(size_t length) {
   static constexpr std::string_view kAlphabet =
@@ -409,10 +182,14 @@ class Demo {
   void checkUpstreamLogin();
   void makeCertificates();
   void writeGatewayConfig();
+  /// chown to the postgres user when we are root.
+  void giveToPostgres(std::string_view step, const fs::path& path) const;
+  /// Copies a file into the data directory, 0600, owned by the server's user.
+  void copyForPostgres(std::string_view step, const fs::path& from, std::string_view name) const;
 
   /// Runs a step's command; throws DemoError naming the step on failure.
   /// Returns stdout. Known secrets are masked in everything reported.
-  std::string run(std::string_view step, Command cmd) const;
+  std::string run(std::string_view step, const Command& cmd) const;
   /// argv prefixed with `runuser -u postgres --` when we are root.
   std::vector<std::string> asPostgres(std::vector<std::string> argv) const;
   std::vector<std::string> psql(std::string_view user, std::string_view database) const;
@@ -445,27 +222,22 @@ std::string Demo::redact(std::string text) const {
   return text;
 }
 
-std::string Demo::run(std::string_view step, Command cmd) const {
-  if (cmd.interruptible && g_interrupted) fail(step, "interrupted");
-  Outcome outcome;
-  try {
-    outcome = runCommand(cmd);
-  } catch (const DemoError& e) {
-    fail(step, e.what());
-  }
+std::string Demo::run(std::string_view step, const Command& cmd) const {
+  if (cmd.interruptible && demo::interrupted()) throw DemoError(std::string(step) + " interrupted");
+  demo::Outcome outcome = demo::runCommand(cmd);
   if (outcome.ok()) return redact(outcome.out);
+  if (!outcome.spawn_error.empty()) fail(step, outcome.spawn_error);
+  if (outcome.interrupted) throw DemoError(std::string(step) + " interrupted");
 
   std::string why;
-  if (outcome.interrupted) {
-    why = "interrupted";
-  } else if (outcome.timed_out) {
+  if (outcome.timed_out) {
     why = "timed out after " + std::to_string(cmd.timeout.count()) + "s";
   } else if (outcome.signal != 0) {
-    why = "killed by signal " + std::to_string(outcome.signal);
+    why = "was killed by signal " + std::to_string(outcome.signal);
   } else {
     why = "exited with status " + std::to_string(outcome.exit_code);
   }
-  std::string detail = "`" + joinArgs(cmd.argv) + "` " + why;
+  std::string detail = "`" + demo::describe(cmd.argv) + "` " + why;
   std::string output = outcome.err.empty() ? outcome.out : outcome.err;
   if (!output.empty()) detail += ":\n" + indent(redact(output));
   fail(step, detail);
@@ -529,10 +301,10 @@ void Demo::findBinaries() {
       break;
     }
   }
-  int major = std::atoi(pg_version_.c_str());
-  if (major < 10)
+  if (std::atoi(pg_version_.c_str()) < 10) {
     fail(step, bin_dir_.string() + " holds PostgreSQL " + pg_version_ +
                    "; the demo needs SCRAM, i.e. PostgreSQL 10 or newer (15 tested)");
+  }
 }
 
 void Demo::makeWorkDir() {
@@ -575,9 +347,11 @@ void Demo::prepareForPostgresUser() {
   if (::chown(pgDir().c_str(), pg_uid_, pg_gid_) != 0) {
     fail(step, "chown " + pgDir().string() + ": " + errnoText(errno));
   }
-  try {
-    run(step, {.argv = asPostgres({"test", "-w", pgDir().string()}), .timeout = 30s});
-  } catch (const DemoError&) {
+  demo::Outcome probe =
+      demo::runCommand({.argv = asPostgres({"test", "-w", pgDir().string()}), .timeout = 30s});
+  if (!probe.spawn_error.empty()) fail(step, probe.spawn_error);
+  if (probe.interrupted) throw DemoError(std::string(step) + " interrupted");
+  if (!probe.ok()) {
     fail(step, "the postgres user cannot write to " + pgDir().string() +
                    " (a parent directory is not searchable by it); choose a work directory "
                    "under /tmp");
@@ -613,25 +387,42 @@ void Demo::initCluster() {
   }
 }
 
+void Demo::giveToPostgres(std::string_view step, const fs::path& path) const {
+  if (as_root_ && ::chown(path.c_str(), pg_uid_, pg_gid_) != 0) {
+    fail(step, "chown " + path.string() + ": " + errnoText(errno));
+  }
+}
+
+void Demo::copyForPostgres(std::string_view step, const fs::path& from,
+                           std::string_view name) const {
+  const fs::path to = dataDir() / name;
+  std::error_code ec;
+  fs::copy_file(from, to, fs::copy_options::overwrite_existing, ec);
+  if (ec) fail(step, "copying " + from.string() + " to " + to.string() + ": " + ec.message());
+  if (::chmod(to.c_str(), 0600) != 0) fail(step, "chmod " + to.string() + ": " + errnoText(errno));
+  giveToPostgres(step, to);
+}
+
 void Demo::startPostgres() {
   constexpr std::string_view step = "starting PostgreSQL (pg_ctl start)";
   for (int attempt = 1;; ++attempt) {
     pg_port_ = tryBindLoopback(0);
     if (pg_port_ == options_.gateway_port) continue;
     if (pg_port_ == 0) fail(step, "cannot find a free TCP port on 127.0.0.1");
-    const std::string settings =
-        "# written by pgwarden demo on every start\n"
-        "listen_addresses = '127.0.0.1'\n"
-        "port = " +
-        std::to_string(pg_port_) +
-        "\n"
-        "unix_socket_directories = " +
-        confQuote(pgDir().string()) + "\n";
-    fs::path file = dataDir() / kPgConfInclude;
-    writeFile(file, settings, 0600);
-    if (as_root_ && ::chown(file.c_str(), pg_uid_, pg_gid_) != 0) {
-      fail(step, "chown " + file.string() + ": " + errnoText(errno));
-    }
+    // The demo CA's server certificate serves both legs: clients -> gateway
+    // and gateway -> PostgreSQL (verify-full).
+    copyForPostgres(step, dir_ / "certs" / "server.crt", "pgwarden_demo.crt");
+    copyForPostgres(step, dir_ / "certs" / "server.key", "pgwarden_demo.key");
+    std::ostringstream settings;
+    settings << "# written by pgwarden demo on every start\n"
+             << "listen_addresses = '127.0.0.1'\n"
+             << "port = " << pg_port_ << "\n"
+             << "unix_socket_directories = " << confQuote(pgDir().string()) << "\n"
+             << "ssl = on\n"
+             << "ssl_cert_file = 'pgwarden_demo.crt'\n"
+             << "ssl_key_file = 'pgwarden_demo.key'\n";
+    writeFile(dataDir() / kPgConfInclude, settings.str(), 0600);
+    giveToPostgres(step, dataDir() / kPgConfInclude);
     std::cout << "demo: starting PostgreSQL on 127.0.0.1:" << pg_port_ << "\n" << std::flush;
     start_attempted_ = true;
     try {
@@ -643,7 +434,7 @@ void Demo::startPostgres() {
     } catch (const DemoError& e) {
       std::string log = tailOfFile(logFile(), 15);
       // Another process may have taken the port between our probe and the start.
-      if (attempt < 3 && !g_interrupted && log.find("could not bind") != std::string::npos) {
+      if (attempt < 3 && !demo::interrupted() && log.find("could not bind") != std::string::npos) {
         continue;
       }
       std::string detail = e.what();
@@ -656,29 +447,21 @@ void Demo::startPostgres() {
 void Demo::createRoleAndDatabase() {
   // Idempotent, so that a kept work dir can be reused; the password is new
   // every time. It travels on stdin, never in argv.
-  const std::string sql =
-      "SET password_encryption = 'scram-sha-256';\n"
-      "SELECT NOT EXISTS (SELECT FROM pg_roles WHERE rolname = '" +
-      std::string(kAppRole) +
-      "') AS need_role \\gset\n"
-      "\\if :need_role\n"
-      "CREATE ROLE " +
-      std::string(kAppRole) +
-      ";\n"
-      "\\endif\n"
-      "ALTER ROLE " +
-      std::string(kAppRole) + " WITH LOGIN PASSWORD '" + app_password_ +
-      "';\n"
-      "SELECT NOT EXISTS (SELECT FROM pg_database WHERE datname = '" +
-      std::string(kDatabase) +
-      "') AS need_db \\gset\n"
-      "\\if :need_db\n"
-      "CREATE DATABASE " +
-      std::string(kDatabase) + " OWNER " + std::string(kAppRole) +
-      ";\n"
-      "\\endif\n";
+  std::ostringstream sql;
+  sql << "SET password_encryption = 'scram-sha-256';\n"
+      << "SELECT NOT EXISTS (SELECT FROM pg_roles WHERE rolname = '" << kAppRole
+      << "') AS need_role \\gset\n"
+      << "\\if :need_role\n"
+      << "CREATE ROLE " << kAppRole << ";\n"
+      << "\\endif\n"
+      << "ALTER ROLE " << kAppRole << " WITH LOGIN PASSWORD '" << app_password_ << "';\n"
+      << "SELECT NOT EXISTS (SELECT FROM pg_database WHERE datname = '" << kDatabase
+      << "') AS need_db \\gset\n"
+      << "\\if :need_db\n"
+      << "CREATE DATABASE " << kDatabase << " OWNER " << kAppRole << ";\n"
+      << "\\endif\n";
   run("creating the role " + std::string(kAppRole) + " and the database " + std::string(kDatabase),
-      {.argv = psql("postgres", "postgres"), .input = sql, .cwd = pgDir().string()});
+      {.argv = psql("postgres", "postgres"), .input = sql.str(), .cwd = pgDir().string()});
 }
 
 void Demo::loadSchema() {
@@ -695,14 +478,15 @@ void Demo::loadSchema() {
 }
 
 void Demo::checkUpstreamLogin() {
-  // The same path the gateway takes: TCP and SCRAM with the held credential.
+  // The path the gateway takes: TCP, TLS verify-full, SCRAM with the held credential.
   std::string out =
-      run("logging in as " + std::string(kAppRole) + " over TCP with SCRAM",
+      run("logging in as " + std::string(kAppRole) + " over TLS with SCRAM",
           {.argv = {bin("psql").string(), "-X", "-tA", "-h", "127.0.0.1", "-p",
                     std::to_string(pg_port_), "-U", std::string(kAppRole), "-d",
                     std::string(kDatabase), "-c", "SELECT count(*) FROM customers"},
            .cwd = pgDir().string(),
-           .env = {"PGPASSWORD=" + app_password_, "PGSSLMODE=disable", "PGCONNECT_TIMEOUT=10"},
+           .env = {"PGPASSWORD=" + app_password_, "PGSSLMODE=verify-full",
+                   "PGSSLROOTCERT=" + (dir_ / "certs" / "ca.crt").string(), "PGCONNECT_TIMEOUT=10"},
            .timeout = 30s});
   customer_count_ = out.substr(0, out.find_first_of("\r\n"));
 }
@@ -774,8 +558,10 @@ void Demo::writeGatewayConfig() {
        << "    port: " << pg_port_ << "\n"
        << "    database: " << kDatabase << "\n"
        << "    connect_timeout: 5s\n"
-       << "    tls:\n"
-       << "      mode: disable       # the throwaway server listens on 127.0.0.1 only\n"
+       << "    tls:                  # the gateway re-establishes TLS to the server\n"
+       << "      mode: verify-full\n"
+       << "      ca: certs/ca.crt\n"
+       << "      server_name: localhost\n"
        << "    credentials:\n"
        << "      # The gateway holds this credential; clients never see it.\n"
        << "      app: { user: " << kAppRole << ", password: \"${file:" << kSecretFile << "}\" }\n"
@@ -784,6 +570,10 @@ void Demo::writeGatewayConfig() {
 }
 
 void Demo::setUp() {
+  if (options_.gateway_port == 0) {
+    fail("checking the gateway port",
+         "port 0 is not a port clients can dial; choose one, e.g. 6432");
+  }
   if (tryBindLoopback(options_.gateway_port) == 0) {
     fail("checking the gateway port",
          "127.0.0.1:" + std::to_string(options_.gateway_port) +
@@ -793,12 +583,12 @@ void Demo::setUp() {
   makeWorkDir();
   prepareForPostgresUser();
   initCluster();
+  std::cout << "demo: generating a demo CA and a server certificate for localhost\n" << std::flush;
+  makeCertificates();
   startPostgres();
   createRoleAndDatabase();
   loadSchema();
   checkUpstreamLogin();
-  std::cout << "demo: generating a demo CA and a server certificate for localhost\n" << std::flush;
-  makeCertificates();
   try {
     writeGatewayConfig();
   } catch (const DemoError& e) {
@@ -810,36 +600,39 @@ void Demo::printBanner() const {
   const std::string port = std::to_string(options_.gateway_port);
   const std::string conninfo = "host=127.0.0.1 port=" + port + " dbname=" + std::string(kDatabase) +
                                " user=" + std::string(kDemoUser) + " password=" + demo_password_;
-  std::cout
-      << "\n"
-      << "pgwarden demo is ready\n"
-      << "  PostgreSQL " << pg_version_ << "  127.0.0.1:" << pg_port_ << "  database " << kDatabase
-      << " (" << customer_count_ << " customers, orders, payroll; all data is fake)\n"
-      << "  pgwarden        127.0.0.1:" << port << "  config " << configPath().string() << "\n"
-      << "  upstream login  " << kAppRole << ", password held by the gateway in "
-      << (dir_ / kSecretFile).string() << "\n"
-      << "\n"
-      << "Connect through the gateway:\n"
-      << "  psql \"" << conninfo << " sslmode=require\"\n"
-      << "Check the certificate too:\n"
-      << "  psql \"" << conninfo
-      << " sslmode=verify-full sslrootcert=" << (dir_ / "certs" / "ca.crt").string() << "\"\n"
-      << "\n"
-      << "Try:\n"
-      << "  SELECT id, full_name, email, ssn, card_number FROM customers ORDER BY id LIMIT 5;\n"
-      << "  SELECT status, count(*), sum(amount) FROM orders GROUP BY status ORDER BY 2 DESC;\n"
-      << "  SELECT c.full_name, o.amount, o.status FROM orders o JOIN customers c ON c.id = "
-         "o.customer_id\n"
-      << "    ORDER BY o.amount DESC LIMIT 5;\n"
-      << "  SELECT employee, salary, bank_account FROM payroll;\n"
-      << "  UPDATE customers SET phone = '+1 212-555-0100' WHERE id = 1;\n"
-      << "\n";
+  std::ostringstream text;
+  text << "\n"
+       << "pgwarden demo is ready\n"
+       << "\n"
+       << "  psql --TLS--> pgwarden 127.0.0.1:" << port << " --TLS verify-full--> PostgreSQL "
+       << pg_version_ << " 127.0.0.1:" << pg_port_ << "\n"
+       << "  database  " << kDatabase << ": customers (" << customer_count_
+       << " rows of fake PII), orders, payroll\n"
+       << "  config    " << configPath().string() << "\n"
+       << "  upstream  the gateway logs in as " << kAppRole << "; that password stays in "
+       << (dir_ / kSecretFile).string() << "\n"
+       << "\n"
+       << "Connect through the gateway:\n"
+       << "  psql \"" << conninfo << " sslmode=require\"\n"
+       << "or, checking the gateway's certificate:\n"
+       << "  psql \"" << conninfo
+       << " sslmode=verify-full sslrootcert=" << (dir_ / "certs" / "ca.crt").string() << "\"\n"
+       << "\n"
+       << "Try:\n"
+       << "  SELECT id, full_name, email, ssn, card_number FROM customers ORDER BY id LIMIT 5;\n"
+       << "  SELECT status, count(*), sum(amount) FROM orders GROUP BY status ORDER BY 2 DESC;\n"
+       << "  SELECT c.full_name, o.amount, o.status FROM orders o\n"
+       << "    JOIN customers c ON c.id = o.customer_id ORDER BY o.amount DESC LIMIT 5;\n"
+       << "  SELECT employee, salary, bank_account FROM payroll;\n"
+       << "  SELECT usename, application_name, ssl FROM pg_stat_activity JOIN pg_stat_ssl\n"
+       << "    USING (pid) WHERE backend_type = 'client backend';\n"
+       << "\n";
   if (owns_dir_) {
-    std::cout << "Ctrl-C stops everything and removes " << dir_.string() << "\n";
+    text << "Ctrl-C stops everything and removes " << dir_.string() << "\n\n";
   } else {
-    std::cout << "Ctrl-C stops everything; " << dir_.string() << " is kept\n";
+    text << "Ctrl-C stops everything; " << dir_.string() << " is kept\n\n";
   }
-  std::cout << "\n" << std::flush;
+  std::cout << text.str() << std::flush;
 }
 
 bool Demo::tearDown() noexcept {
@@ -897,27 +690,27 @@ bool Demo::tearDown() noexcept {
 
 int runDemo(const DemoOptions& options,
             const std::function<int(const std::string& config_path)>& serve) {
-  g_interrupted = 0;
-  std::optional<SignalGuard> guard;
+  demo::InterruptGuard::reset();
+  std::optional<demo::InterruptGuard> guard;
   guard.emplace();
-  std::optional<Demo> demo;
+  std::optional<Demo> state;
   int code = 1;
   try {
-    demo.emplace(options);
-    demo->setUp();
-    demo->printBanner();
-    guard.reset();  // serve() owns SIGINT/SIGTERM
-    code = serve(demo->configPath().string());
+    state.emplace(options);
+    state->setUp();
+    state->printBanner();
+    guard.reset();  // while the gateway runs, SIGINT/SIGTERM are its business
+    code = serve(state->configPath().string());
     guard.emplace();
   } catch (const std::exception& e) {
     guard.emplace();
     std::cerr << "pgwarden demo: " << e.what() << "\n";
-    if (g_interrupted) std::cerr << "pgwarden demo: interrupted, cleaning up\n";
+    if (demo::interrupted()) std::cerr << "pgwarden demo: interrupted; cleaning up\n";
   } catch (...) {
     guard.emplace();
-    std::cerr << "pgwarden demo: unexpected error, cleaning up\n";
+    std::cerr << "pgwarden demo: unexpected error; cleaning up\n";
   }
-  if (demo && !demo->tearDown() && code == 0) code = 1;
+  if (state && !state->tearDown() && code == 0) code = 1;
   return code;
 }
 

@@ -1,0 +1,419 @@
+#!/usr/bin/env bash
+# pgwarden benchmark: pgbench directly against PostgreSQL, through pgwarden and
+# through pgbouncer, in one run, plus pgwarden's memory per idle connection.
+# Builds nothing; see bench/README.md. Everything it starts lives in one temp
+# directory and is stopped and removed on exit, Ctrl-C included.
+set -euo pipefail
+
+usage() {
+  cat <<'EOF'
+usage: bench/run.sh [options]
+
+  -T, --time SECONDS     duration of each pgbench run (default 10, env BENCH_SECONDS)
+  -s, --scale N          pgbench scale factor (default 10)
+      --targets LIST     comma-separated subset of direct,pgwarden,pgbouncer
+                         (default: all; a target whose binary is missing is skipped)
+      --idle-conns N     idle connections for the memory measurement (default 1000)
+      --no-rss           skip the memory measurement
+      --keep             keep the temp directory (logs, configs) for inspection
+  -h, --help             this text
+
+environment:
+  PGWARDEN_BIN   gateway binary (default: build-release/pgwarden in the repo)
+  PG_BINDIR      PostgreSQL 15 binaries (default: /usr/lib/postgresql/15/bin)
+  BENCH_OUT      also write the result tables to this file
+EOF
+}
+
+repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+seconds=${BENCH_SECONDS:-10}
+scale=10
+targets_arg="direct,pgwarden,pgbouncer"
+idle_conns=1000
+measure_rss=1
+keep=0
+while (($#)); do
+  case "$1" in
+    -T | --time) seconds=$2; shift 2 ;;
+    -s | --scale) scale=$2; shift 2 ;;
+    --targets) targets_arg=$2; shift 2 ;;
+    --idle-conns) idle_conns=$2; shift 2 ;;
+    --no-rss) measure_rss=0; shift ;;
+    --keep) keep=1; shift ;;
+    -h | --help) usage; exit 0 ;;
+    *) echo "run.sh: unknown option $1" >&2; usage >&2; exit 2 ;;
+  esac
+done
+[[ $seconds =~ ^[0-9]+$ && $scale =~ ^[0-9]+$ && $idle_conns =~ ^[0-9]+$ ]] ||
+  { echo "run.sh: -T, -s and --idle-conns take integers" >&2; exit 2; }
+
+pgwarden_bin=${PGWARDEN_BIN:-$repo/build-release/pgwarden}
+pg_bindir=${PG_BINDIR:-/usr/lib/postgresql/15/bin}
+python=/usr/bin/python3
+
+log() { printf '[bench %s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
+die() { log "error: $*"; exit 1; }
+
+# --- prerequisites -----------------------------------------------------------
+for tool in initdb pg_ctl psql pgbench; do
+  [[ -x $pg_bindir/$tool ]] || die "$pg_bindir/$tool not found (apt-get install postgresql-15, or set PG_BINDIR)"
+done
+command -v openssl >/dev/null || die "openssl not found"
+
+targets=()
+IFS=, read -ra wanted <<<"$targets_arg"
+for t in "${wanted[@]}"; do
+  case "$t" in
+    direct) targets+=(direct) ;;
+    pgwarden)
+      if [[ -x $pgwarden_bin ]]; then
+        targets+=(pgwarden)
+      else
+        log "skipping pgwarden: $pgwarden_bin not found; build it with"
+        log "  cmake -S . -B build-release -G Ninja -DCMAKE_BUILD_TYPE=Release -DPGW_TESTS=OFF && ninja -C build-release pgwarden"
+        log "  (or set PGWARDEN_BIN)"
+      fi
+      ;;
+    pgbouncer)
+      if command -v pgbouncer >/dev/null; then
+        targets+=(pgbouncer)
+      else
+        log "skipping pgbouncer: not installed (apt-get install pgbouncer)"
+      fi
+      ;;
+    *) die "unknown target '$t' (direct, pgwarden, pgbouncer)" ;;
+  esac
+done
+[[ " ${targets[*]} " == *" direct "* ]] || die "the direct target is needed as the baseline"
+if ((measure_rss)) && [[ " ${targets[*]} " != *" pgwarden "* ]]; then
+  log "skipping the memory measurement: no pgwarden"
+  measure_rss=0
+fi
+if ((measure_rss)) && ! "$python" -c 'import psycopg' 2>/dev/null; then
+  log "skipping the memory measurement: $python has no psycopg (apt-get install python3-psycopg)"
+  measure_rss=0
+fi
+
+# --- workspace and cleanup -----------------------------------------------------
+as_root=0
+[[ $(id -u) == 0 ]] && as_root=1
+# PostgreSQL and pgbouncer refuse to run as root: run them as postgres then.
+as_pg() { if ((as_root)); then runuser -u postgres -- "$@"; else "$@"; fi; }
+
+work=$(mktemp -d /tmp/pgwarden-bench.XXXXXX)
+pgdir=$work/pg
+data=$pgdir/data
+bouncer_dir=$work/pgbouncer
+mkdir -p "$pgdir" "$bouncer_dir" "$work/gateway" "$work/runs"
+if ((as_root)); then
+  id postgres >/dev/null 2>&1 || die "running as root needs a 'postgres' OS user to run PostgreSQL"
+  chmod 711 "$work"
+  chown postgres: "$pgdir" "$bouncer_dir"
+fi
+chmod 700 "$pgdir" "$bouncer_dir"
+
+gateway_pid=""
+holder_pid=""
+gw_cfg=$work/gateway/pgwarden.yaml
+declare -A port=()
+start_gateway() {
+  "$pgwarden_bin" serve --config "$gw_cfg" >>"$work/gateway/pgwarden.log" 2>&1 &
+  gateway_pid=$!
+  wait_ready "host=127.0.0.1 port=${port[pgwarden]} dbname=bench user=bench" "pgwarden"
+}
+stop_gateway() {
+  [[ -n $gateway_pid ]] || return 0
+  kill -TERM "$gateway_pid" 2>/dev/null || true
+  for _ in $(seq 1 50); do kill -0 "$gateway_pid" 2>/dev/null || break; sleep 0.1; done
+  kill -KILL "$gateway_pid" 2>/dev/null || true
+  wait "$gateway_pid" 2>/dev/null || true
+  gateway_pid=""
+}
+cleanup() {
+  local rc=$?
+  trap - EXIT INT TERM
+  set +e
+  [[ -n $holder_pid ]] && kill "$holder_pid" 2>/dev/null
+  stop_gateway
+  if [[ -f $bouncer_dir/pgbouncer.pid ]]; then
+    kill "$(cat "$bouncer_dir/pgbouncer.pid")" 2>/dev/null
+  fi
+  if [[ -f $data/postmaster.pid ]]; then
+    as_pg "$pg_bindir/pg_ctl" -D "$data" -m immediate -w stop >/dev/null 2>&1
+  fi
+  if ((keep)); then
+    log "kept $work"
+  else
+    rm -rf "$work"
+  fi
+  exit "$rc"
+}
+trap cleanup EXIT
+trap 'log "interrupted"; exit 130' INT TERM
+
+free_port() {
+  "$python" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+}
+
+# Waits until a libpq connection succeeds (conninfo in $1) or 30 s pass.
+wait_ready() {
+  local conninfo=$1 what=$2
+  for _ in $(seq 1 150); do
+    if "$pg_bindir/psql" -X -tA -c 'SELECT 1' "$conninfo connect_timeout=2" >/dev/null 2>&1; then
+      return 0
+    fi
+    sleep 0.2
+  done
+  die "$what did not accept connections within 30 s"
+}
+
+password=$(openssl rand -hex 16)
+export PGW_BENCH_PASSWORD=$password # referenced by the gateway config as ${env:...}
+export PGPASSWORD=$password          # pgbench and psql: the same user everywhere
+export PGSSLMODE=disable             # plaintext on every target unless a step says otherwise
+unset PGHOST PGPORT PGUSER PGDATABASE PGSERVICE PGOPTIONS
+ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
+
+# --- PostgreSQL --------------------------------------------------------------
+pg_port=$(free_port)
+log "PostgreSQL: initdb in $data, port $pg_port"
+as_pg "$pg_bindir/initdb" -D "$data" -U postgres --auth-host=scram-sha-256 --auth-local=trust \
+  --no-locale -E UTF8 --no-sync >"$work/initdb.log" 2>&1 || { cat "$work/initdb.log" >&2; die "initdb failed"; }
+cat >>"$data/postgresql.conf" <<EOF
+# bench/run.sh
+listen_addresses = '127.0.0.1'
+port = $pg_port
+unix_socket_directories = '$pgdir'
+max_connections = 200
+fsync = off
+EOF
+start_pg() {
+  as_pg "$pg_bindir/pg_ctl" -D "$data" -l "$pgdir/postgres.log" -w -t 60 start >/dev/null ||
+    { tail -20 "$pgdir/postgres.log" >&2; die "PostgreSQL did not start"; }
+}
+start_pg
+admin() { "$pg_bindir/psql" -X -q -v ON_ERROR_STOP=1 -h "$pgdir" -p "$pg_port" -U postgres "$@"; }
+admin -d postgres <<EOF
+SET password_encryption = 'scram-sha-256';
+CREATE ROLE bench LOGIN PASSWORD '$password';
+CREATE DATABASE bench OWNER bench;
+EOF
+log "pgbench -i -s $scale"
+"$pg_bindir/pgbench" -i -q -s "$scale" -h "$pgdir" -p "$pg_port" -U bench bench >"$work/pgbench-init.log" 2>&1 ||
+  { tail -20 "$work/pgbench-init.log" >&2; die "pgbench -i failed"; }
+
+port[direct]=$pg_port
+
+# --- pgwarden ----------------------------------------------------------------
+if [[ " ${targets[*]} " == *" pgwarden "* ]]; then
+  port[pgwarden]=$(free_port)
+  openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 2 \
+    -subj /CN=localhost -addext subjectAltName=DNS:localhost,IP:127.0.0.1 \
+    -keyout "$work/gateway/server.key" -out "$work/gateway/server.crt" >/dev/null 2>&1 ||
+    die "openssl could not make a certificate"
+  cat >"$gw_cfg" <<EOF
+listen:
+  postgres: "127.0.0.1:${port[pgwarden]}"
+  http: "127.0.0.1:$(free_port)"
+log_level: warn
+timeouts:
+  shutdown_grace: 2s
+tls:
+  cert: server.crt
+  key: server.key
+  require: false
+identity:
+  users:
+    - name: bench
+      password: "\${env:PGW_BENCH_PASSWORD}"
+connections:
+  bench:
+    host: 127.0.0.1
+    port: $pg_port
+    database: bench
+    tls:
+      mode: disable
+    credentials:
+      rw: { user: bench, password: "\${env:PGW_BENCH_PASSWORD}" }
+    default_credential: rw
+EOF
+  log "pgwarden: $pgwarden_bin on port ${port[pgwarden]}"
+  start_gateway
+fi
+
+# --- pgbouncer ---------------------------------------------------------------
+if [[ " ${targets[*]} " == *" pgbouncer "* ]]; then
+  port[pgbouncer]=$(free_port)
+  printf '"bench" "%s"\n' "$password" >"$bouncer_dir/userlist.txt"
+  cat >"$bouncer_dir/pgbouncer.ini" <<EOF
+[databases]
+bench = host=127.0.0.1 port=$pg_port dbname=bench
+
+[pgbouncer]
+listen_addr = 127.0.0.1
+listen_port = ${port[pgbouncer]}
+unix_socket_dir =
+auth_type = scram-sha-256
+auth_file = $bouncer_dir/userlist.txt
+pool_mode = session
+max_client_conn = 2000
+default_pool_size = 50
+logfile = $bouncer_dir/pgbouncer.log
+pidfile = $bouncer_dir/pgbouncer.pid
+log_connections = 0
+log_disconnections = 0
+EOF
+  chmod 600 "$bouncer_dir/userlist.txt" "$bouncer_dir/pgbouncer.ini"
+  ((as_root)) && chown postgres: "$bouncer_dir/userlist.txt" "$bouncer_dir/pgbouncer.ini"
+  log "pgbouncer: $(pgbouncer --version | head -1) on port ${port[pgbouncer]}"
+  as_pg pgbouncer -d -q "$bouncer_dir/pgbouncer.ini" >"$bouncer_dir/start.log" 2>&1 ||
+    { cat "$bouncer_dir/start.log" "$bouncer_dir/pgbouncer.log" >&2 2>/dev/null; die "pgbouncer did not start"; }
+  wait_ready "host=127.0.0.1 port=${port[pgbouncer]} dbname=bench user=bench" "pgbouncer"
+fi
+
+# --- pgbench -----------------------------------------------------------------
+results=$work/results.tsv
+: >"$results"
+
+# run_pgbench <target> <label> <clients> <seconds> [pgbench args...]: appends a result row.
+run_pgbench() {
+  local target=$1 label=$2 clients=$3 secs=$4
+  shift 4
+  local jobs=$((clients < 2 ? clients : 2))
+  local out=$work/runs/$label-c$clients-$target.log
+  if "$pg_bindir/pgbench" -n -h 127.0.0.1 -p "${port[$target]}" -U bench -c "$clients" -j "$jobs" \
+    -T "$secs" "$@" bench >"$out" 2>&1; then
+    local tps lat
+    tps=$(awk '/^tps = /{print $3; exit}' "$out")
+    lat=$(awk '/^latency average = /{print $4; exit}' "$out")
+    printf '%s\t%s\t%s\t%s\t%s\n' "$label" "$clients" "$target" "${tps:-nan}" "${lat:-nan}" >>"$results"
+  else
+    log "pgbench $label c=$clients via $target failed:"
+    tail -5 "$out" >&2
+    printf '%s\t%s\t%s\tnan\tnan\n' "$label" "$clients" "$target" >>"$results"
+  fi
+}
+
+# Cells: label, clients, pgbench arguments. TPC-B is pgbench's default script.
+cells=(
+  "select-simple|1|-S -M simple"
+  "select-simple|8|-S -M simple"
+  "select-extended|1|-S -M extended"
+  "select-extended|8|-S -M extended"
+  "select-prepared|1|-S -M prepared"
+  "select-prepared|8|-S -M prepared"
+  "tpcb-simple|8|-M simple"
+)
+n_runs=$((${#cells[@]} * ${#targets[@]}))
+log "targets: ${targets[*]}; ${#cells[@]} cells x ${#targets[@]} targets x ${seconds}s (~$((n_runs * (seconds + 1) / 60 + 1)) min)"
+
+for t in "${targets[@]}"; do
+  run_pgbench "$t" warmup 8 3 -S -M prepared
+done
+: >"$results"
+
+cell_no=0
+for cell in "${cells[@]}"; do
+  IFS='|' read -r label clients args <<<"$cell"
+  # Interleave the targets per cell and rotate who goes first, so that drift
+  # (caches, neighbours on the machine) hits every target alike.
+  n=${#targets[@]}
+  for ((i = 0; i < n; i++)); do
+    t=${targets[$(((i + cell_no) % n))]}
+    if [[ $label == tpcb* ]]; then
+      # What pgbench does before a run unless -n: same start for every target.
+      admin -d bench -c 'VACUUM pgbench_branches, pgbench_tellers' -c 'TRUNCATE pgbench_history' >/dev/null
+    fi
+    log "$label c=$clients via $t"
+    # shellcheck disable=SC2086  # args holds several pgbench options
+    run_pgbench "$t" "$label" "$clients" "$seconds" $args
+  done
+  cell_no=$((cell_no + 1))
+done
+
+# --- memory per idle connection ------------------------------------------------
+rss_kb() {
+  if [[ ! -r /proc/$1/status ]]; then
+    tail -5 "$work/gateway/pgwarden.log" >&2
+    die "pgwarden (pid $1) has exited"
+  fi
+  awk '/^VmRSS:/{print $2}' "/proc/$1/status"
+}
+rss_rows=()
+# measure_idle <label> <sslmode>: a fresh gateway, RSS before and with N idle clients.
+measure_idle() {
+  local label=$1 sslmode=$2
+  stop_gateway
+  start_gateway
+  sleep 1
+  local before after opened failed
+  before=$(rss_kb "$gateway_pid")
+  coproc HOLDER { PGSSLMODE=$sslmode "$python" "$repo/bench/idle_conns.py" -n "$idle_conns" \
+    --dsn "host=127.0.0.1 port=${port[pgwarden]} dbname=bench user=bench sslmode=$sslmode"; }
+  # shellcheck disable=SC2153  # HOLDER_PID is set by coproc
+  holder_pid=$HOLDER_PID
+  read -r -u "${HOLDER[0]}" _ opened _ failed || die "idle_conns.py died"
+  sleep 2
+  after=$(rss_kb "$gateway_pid")
+  eval "exec ${HOLDER[1]}>&-"
+  wait "$holder_pid" 2>/dev/null || true
+  holder_pid=""
+  ((failed == 0)) || log "$label: $failed of $idle_conns connections failed (see $work/gateway/pgwarden.log)"
+  local per
+  per=$(awk -v b="$before" -v a="$after" -v n="$opened" 'BEGIN { printf "%.1f", n ? (a - b) / n : 0 }')
+  rss_rows+=("| $label | $opened | $((before / 1024)) | $((after / 1024)) | $per |")
+  log "$label: RSS ${before} kB -> ${after} kB with $opened idle connections ($per kB each)"
+}
+if ((measure_rss)); then
+  # Every gateway session holds its own upstream backend.
+  log "memory: restarting PostgreSQL with max_connections = $((idle_conns + 100))"
+  as_pg "$pg_bindir/pg_ctl" -D "$data" -m fast -w stop >/dev/null
+  echo "max_connections = $((idle_conns + 100))" >>"$data/postgresql.conf"
+  start_pg
+  measure_idle "plain (sslmode=disable)" disable
+  measure_idle "TLS (sslmode=require)" require
+fi
+
+# --- report ------------------------------------------------------------------
+report() {
+  echo "## pgwarden benchmark ($(date -u +%Y-%m-%dT%H:%MZ))"
+  echo
+  echo "- machine: $(nproc) cores, $(awk -F': ' '/^model name/{print $2; exit}' /proc/cpuinfo)"
+  echo "- PostgreSQL $("$pg_bindir/postgres" --version | awk '{print $3}') (fsync=off), pgbench scale $scale, ${seconds}s per run, -j 2 for 8 clients"
+  [[ -n ${port[pgwarden]:-} ]] && echo "- $("$pgwarden_bin" version 2>/dev/null | head -1) ($pgwarden_bin), default workers"
+  [[ -n ${port[pgbouncer]:-} ]] && echo "- $(pgbouncer --version | head -1), pool_mode=session"
+  echo "- all targets over TCP 127.0.0.1, SCRAM, sslmode=disable"
+  echo
+  echo "| mode | clients | target | TPS | avg latency ms | vs direct | added latency µs/query |"
+  echo "|---|---:|---|---:|---:|---:|---:|"
+  awk -F'\t' '
+    { key = $1 "|" $2; tps[key, $3] = $4; lat[key, $3] = $5
+      if (!(key in seen)) { seen[key] = 1; order[++n] = key }
+      if (!(($3) in tseen)) { tseen[$3] = 1; torder[++m] = $3 } }
+    END {
+      for (i = 1; i <= n; i++) {
+        split(order[i], k, "|")
+        dt = tps[order[i], "direct"]; dl = lat[order[i], "direct"]
+        for (j = 1; j <= m; j++) {
+          t = torder[j]
+          if (!((order[i], t) in tps)) continue
+          x = tps[order[i], t]; l = lat[order[i], t]
+          ratio = (x != "nan" && dt != "nan" && dt > 0) ? sprintf("%.2f", x / dt) : "–"
+          added = "–"
+          if (k[2] == 1 && t != "direct" && l != "nan" && dl != "nan") added = sprintf("%+.0f", (l - dl) * 1000)
+          printf "| %s | %s | %s | %s | %s | %s | %s |\n", k[1], k[2], t,
+            (x == "nan" ? "failed" : sprintf("%.0f", x)), (l == "nan" ? "–" : sprintf("%.3f", l)), ratio, added
+        }
+      }
+    }' "$results"
+  if ((${#rss_rows[@]})); then
+    echo
+    echo "### pgwarden memory with $idle_conns idle client connections (VmRSS)"
+    echo
+    echo "| clients | connections | RSS before MiB | RSS after MiB | per connection KiB |"
+    echo "|---|---:|---:|---:|---:|"
+    printf '%s\n' "${rss_rows[@]}"
+  fi
+}
+echo
+report | tee ${BENCH_OUT:+"$BENCH_OUT"}
