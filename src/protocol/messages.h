@@ -326,6 +326,7 @@ struct FunctionCallResponse {
   std::optional<Bytes> result;
 };
 struct NegotiateProtocolVersion {
+  /// PostgreSQL puts the whole newest version word here (3 << 16 | minor).
   int32_t newest_minor = 0;
   std::vector<std::string_view> unrecognized;
 };

@@ -172,7 +172,9 @@ awaitable<bool> ClientSession::startup() {
   }
   if (startup_->minor() > protocol::kProtocolMinor || !unrecognized.empty()) {
     std::string out;
-    protocol::encodeNegotiateProtocolVersion(out, protocol::kProtocolMinor, unrecognized);
+    // PostgreSQL sends the whole version word (3 << 16 | 0) here, and libpq
+    // reads it that way, although the docs call the field a minor version.
+    protocol::encodeNegotiateProtocolVersion(out, protocol::kProtocolV3, unrecognized);
     if (!co_await sendToClient(out)) co_return false;
   }
   if (config_.tls.require && !client_.tls()) {
