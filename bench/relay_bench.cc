@@ -79,7 +79,9 @@ void run(benchmark::State& state, proxy::ResultFilter* filter) {
   state.SetItemsProcessed(static_cast<int64_t>(state.iterations() * 1000));
 }
 
-void BM_RelayUntouched(benchmark::State& state) { run(state, nullptr); }
+void BM_RelayUntouched(benchmark::State& state) {
+  run(state, nullptr);
+}
 void BM_RelayRewriteOneColumn(benchmark::State& state) {
   RedactFirst f;
   run(state, &f);

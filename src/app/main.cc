@@ -2,12 +2,12 @@
 /// the config, hand over to the proxy.
 
 #include <CLI/CLI.hpp>
-
 #include <cstdio>
 #include <iostream>
 #include <string>
 
 #include "app/demo.h"
+#include "app/token_cli.h"
 #include "common/log.h"
 #include "config/config.h"
 #include "proxy/gateway_state.h"
@@ -61,10 +61,14 @@ int main(int argc, char** argv) {
 
   app.add_subcommand("version", "Print the version");
 
+  pgw::app::TokenCommandState token_state;
+  pgw::app::addTokenCommands(app, token_state);
+
   CLI11_PARSE(app, argc, argv);
 
   if (serve_cmd->parsed()) return serve(config_path);
   if (demo_cmd->parsed()) return pgw::app::runDemo(demo_options, serve);
+  if (token_state.token->parsed()) return pgw::app::runTokenCommand(token_state);
   if (check_cmd->parsed()) {
     auto config = pgw::config::loadConfig(config_path);
     if (!config) {

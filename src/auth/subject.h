@@ -13,10 +13,14 @@ enum class AuthMethod { Scram, Oidc, ServiceToken, ClientCertificate };
 
 inline const char* toString(AuthMethod m) {
   switch (m) {
-    case AuthMethod::Scram: return "scram";
-    case AuthMethod::Oidc: return "oidc";
-    case AuthMethod::ServiceToken: return "service-token";
-    case AuthMethod::ClientCertificate: return "client-certificate";
+    case AuthMethod::Scram:
+      return "scram";
+    case AuthMethod::Oidc:
+      return "oidc";
+    case AuthMethod::ServiceToken:
+      return "service-token";
+    case AuthMethod::ClientCertificate:
+      return "client-certificate";
   }
   return "unknown";
 }
@@ -25,7 +29,8 @@ struct Subject {
   std::string id;            ///< stable identifier: JWT `sub`, token name, cert subject, user name
   std::string display_name;  ///< for humans: preferred_username / name / email; may equal id
   std::vector<std::string> groups;
-  std::string issuer;        ///< JWT `iss`, "pgwarden:tokens", client CA subject, "pgwarden:users"
+  std::string
+      issuer;  ///< JWT `iss`, "pgwarden:service-tokens", client CA subject, "pgwarden:users"
   AuthMethod method = AuthMethod::Scram;
   /// When the credential stops being valid (JWT exp, token expiry); nullopt = never.
   std::optional<std::chrono::system_clock::time_point> expires_at;

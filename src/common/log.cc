@@ -8,10 +8,18 @@ void init(Level level) {
   auto logger = spdlog::stderr_color_mt("pgwarden");
   logger->set_pattern("%Y-%m-%dT%H:%M:%S.%e %^%-5l%$ [%t] %v");
   switch (level) {
-    case Level::Debug: logger->set_level(spdlog::level::debug); break;
-    case Level::Info: logger->set_level(spdlog::level::info); break;
-    case Level::Warn: logger->set_level(spdlog::level::warn); break;
-    case Level::Error: logger->set_level(spdlog::level::err); break;
+    case Level::Debug:
+      logger->set_level(spdlog::level::debug);
+      break;
+    case Level::Info:
+      logger->set_level(spdlog::level::info);
+      break;
+    case Level::Warn:
+      logger->set_level(spdlog::level::warn);
+      break;
+    case Level::Error:
+      logger->set_level(spdlog::level::err);
+      break;
   }
   spdlog::set_default_logger(logger);
 }

@@ -7,7 +7,6 @@
 #include <fmt/format.h>
 
 #include <array>
-#include <cctype>
 #include <cerrno>
 #include <cstring>
 #include <exception>
@@ -16,6 +15,7 @@
 #include <limits>
 #include <sstream>
 
+#include "config/identity.h"
 #include "config/yaml_reader.h"
 
 namespace pgw::config {
@@ -78,86 +78,6 @@ void readServerTls(const Context& ctx, const YAML::Node& node, ServerTls& tls) {
       failAt(m.pathOf("client_ca"),
              "needs tls.cert and tls.key: client certificates are only checked over TLS");
     }
-  }
-}
-
-/// Checks standard base64 (with padding); returns the decoded length.
-bool base64Length(std::string_view s, size_t& decoded) {
-  if (s.empty() || s.size() % 4 != 0) return false;
-  size_t pad = 0;
-  while (pad < 2 && s[s.size() - 1 - pad] == '=') ++pad;
-  for (size_t i = 0; i < s.size() - pad; ++i) {
-    char c = s[i];
-    if (std::isalnum(static_cast<unsigned char>(c)) == 0 && c != '+' && c != '/') return false;
-  }
-  decoded = s.size() / 4 * 3 - pad;
-  return true;
-}
-
-/// "SCRAM-SHA-256$<iterations>:<salt>$<StoredKey>:<ServerKey>", the format
-/// of pg_authid.rolpassword.
-bool isScramVerifier(std::string_view v) {
-  constexpr std::string_view kPrefix = "SCRAM-SHA-256$";
-  if (v.substr(0, kPrefix.size()) != kPrefix) return false;
-  v.remove_prefix(kPrefix.size());
-  size_t dollar = v.find('$');
-  if (dollar == std::string_view::npos) return false;
-  std::string_view params = v.substr(0, dollar);
-  std::string_view keys = v.substr(dollar + 1);
-  size_t c1 = params.find(':');
-  size_t c2 = keys.find(':');
-  if (c1 == std::string_view::npos || c2 == std::string_view::npos) return false;
-
-  std::string_view iterations = params.substr(0, c1);
-  if (iterations.empty() || iterations.size() > 9 || iterations.front() == '0') return false;
-  for (char c : iterations) {
-    if (std::isdigit(static_cast<unsigned char>(c)) == 0) return false;
-  }
-  size_t n = 0;
-  if (!base64Length(params.substr(c1 + 1), n) || n == 0) return false;
-  if (!base64Length(keys.substr(0, c2), n) || n != 32) return false;
-  if (!base64Length(keys.substr(c2 + 1), n) || n != 32) return false;
-  return true;
-}
-
-LocalUser readUser(const Context& ctx, const YAML::Node& node, const std::string& path) {
-  MapReader m(node, path, {"name", "password", "scram", "groups"});
-  LocalUser user;
-  if (!m.has("name")) failAt(m.pathOf("name"), "is required");
-  user.name = readString(ctx, m.get("name"), m.pathOf("name"));
-
-  const bool has_password = m.has("password");
-  const bool has_scram = m.has("scram");
-  if (has_password && has_scram) failAt(path, "set exactly one of password or scram, not both");
-  if (!has_password && !has_scram) failAt(path, "needs a password or a scram verifier");
-  if (has_password) user.password = readSecret(ctx, m.get("password"), m.pathOf("password"));
-  if (has_scram) {
-    user.scram_verifier = readSecret(ctx, m.get("scram"), m.pathOf("scram")).reveal();
-    if (!isScramVerifier(user.scram_verifier)) {
-      failAt(m.pathOf("scram"),
-             "is not a SCRAM-SHA-256 verifier (expected "
-             "SCRAM-SHA-256$<iterations>:<salt>$<StoredKey>:<ServerKey>, as stored in "
-             "pg_authid.rolpassword)");
-    }
-  }
-  if (m.has("groups")) user.groups = readStringList(ctx, m.get("groups"), m.pathOf("groups"));
-  return user;
-}
-
-void readIdentity(const Context& ctx, const YAML::Node& node, Config& cfg) {
-  MapReader m(node, "identity", {"users"});
-  const std::string users_path = m.pathOf("users");
-  std::vector<YAML::Node> items = readList(m.get("users"), users_path);
-  std::map<std::string, size_t> seen;
-  for (size_t i = 0; i < items.size(); ++i) {
-    const std::string path = indexPath(users_path, i);
-    LocalUser user = readUser(ctx, items[i], path);
-    auto [it, inserted] = seen.emplace(user.name, i);
-    if (!inserted) {
-      failAt(childPath(path, "name"),
-             fmt::format("duplicate user name (also {})", indexPath(users_path, it->second)));
-    }
-    cfg.users.push_back(std::move(user));
   }
 }
 

@@ -37,9 +37,9 @@ struct HostPort {
 
 /// Client-facing TLS (`tls:`).
 struct ServerTls {
-  std::string cert_file;  ///< PEM certificate chain; empty = TLS off
-  std::string key_file;   ///< PEM private key
-  bool require = false;   ///< refuse clients that do not negotiate TLS
+  std::string cert_file;       ///< PEM certificate chain; empty = TLS off
+  std::string key_file;        ///< PEM private key
+  bool require = false;        ///< refuse clients that do not negotiate TLS
   std::string client_ca_file;  ///< optional: verify client certificates (mTLS)
   bool enabled() const { return !cert_file.empty(); }
 };
@@ -49,10 +49,10 @@ enum class SslMode { Disable, Require, VerifyCa, VerifyFull };
 /// Upstream TLS (`connections.<name>.tls`).
 struct UpstreamTls {
   SslMode mode = SslMode::Disable;
-  std::string ca_file;          ///< required for verify-ca / verify-full
-  std::string cert_file;        ///< optional client certificate to the server
+  std::string ca_file;    ///< required for verify-ca / verify-full
+  std::string cert_file;  ///< optional client certificate to the server
   std::string key_file;
-  std::string server_name;      ///< name checked by verify-full; default: host
+  std::string server_name;  ///< name checked by verify-full; default: host
 };
 
 /// A database credential the gateway holds (`connections.<name>.credentials.<cred>`).
@@ -63,13 +63,13 @@ struct Credential {
 
 /// A registered upstream, selected by the client's startup `database`.
 struct Connection {
-  std::string name;          ///< the key under `connections:`
+  std::string name;  ///< the key under `connections:`
   std::string host;
   uint16_t port = 5432;
-  std::string database;      ///< upstream database name; default: `name`
+  std::string database;  ///< upstream database name; default: `name`
   UpstreamTls tls;
   std::map<std::string, Credential> credentials;  ///< at least one
-  std::string default_credential;  ///< until policy picks one; default: the only one
+  std::string default_credential;                 ///< until policy picks one; default: the only one
   std::chrono::milliseconds connect_timeout{5000};
 };
 
@@ -85,10 +85,63 @@ struct LocalUser {
   std::vector<std::string> groups;
 };
 
+/// An OIDC issuer whose JWTs are accepted as passwords (`identity.oidc[]`).
+struct OidcIssuer {
+  std::string issuer;    ///< exact `iss`; discovery at <issuer>/.well-known/openid-configuration
+  std::string audience;  ///< must be in `aud`
+  std::string groups_claim = "groups";  ///< dotted path, e.g. realm_access.roles
+  std::string subject_claim = "sub";
+  std::vector<std::string> algorithms = {"RS256", "PS256", "ES256", "EdDSA"};
+  /// Claims that must be present with exactly this value; an empty value means "must exist".
+  std::map<std::string, std::string> required_claims;
+  std::chrono::milliseconds max_token_lifetime{0};  ///< exp - iat limit; 0 = no limit
+  std::chrono::milliseconds clock_skew{60000};
+  std::string ca_file;   ///< CA bundle for the IdP's HTTPS; empty = system store
+  std::string jwks_uri;  ///< skip discovery and fetch keys here; empty = from discovery
+  std::chrono::milliseconds jwks_refresh{3600000};    ///< periodic refetch
+  std::chrono::milliseconds jwks_min_refetch{30000};  ///< rate limit for unknown-kid refetches
+};
+
+/// Service tokens (`identity.tokens`): `pgw_...` secrets for machines without
+/// an IdP. Only SHA-256 hashes are stored, in `store` (managed by
+/// `pgwarden token create|list|revoke`).
+struct ServiceTokens {
+  std::string store_file;  ///< empty = service tokens disabled
+};
+
+/// Client certificates as identity (`identity.client_certificates`), verified
+/// against `tls.client_ca`.
+struct ClientCertificates {
+  bool enabled = false;
+  enum class IdFrom { CommonName, SanEmail, SanDns, SanUri } id_from = IdFrom::CommonName;
+  std::map<std::string, std::vector<std::string>> groups;  ///< identity -> groups
+  std::vector<std::string> default_groups;
+};
+
+/// What happens when a token expires during a session.
+struct TokenExpiry {
+  enum class Mode { Terminate, HardLimit } mode = Mode::Terminate;
+  /// HardLimit: the session may outlive its token, but not this long after it started.
+  std::chrono::milliseconds hard_limit{8 * 3600 * 1000};
+};
+
+struct Identity {
+  std::vector<OidcIssuer> oidc;
+  ServiceTokens tokens;
+  ClientCertificates client_certificates;
+  TokenExpiry token_expiry;
+  /// Accept bearer tokens on connections without TLS (local development only).
+  bool allow_plaintext_tokens = false;
+  /// Upstream application_name; placeholders {subject} {method} {client_app}.
+  std::string application_name = "pgwarden:{subject}";
+  /// Failed authentications allowed per client address per minute; 0 = no limit.
+  int max_auth_failures_per_minute = 20;
+};
+
 struct Timeouts {
-  std::chrono::milliseconds startup{10000};   ///< connect -> StartupMessage
-  std::chrono::milliseconds auth{30000};      ///< StartupMessage -> ReadyForQuery
-  std::chrono::milliseconds idle{0};          ///< idle session (0 = never)
+  std::chrono::milliseconds startup{10000};         ///< connect -> StartupMessage
+  std::chrono::milliseconds auth{30000};            ///< StartupMessage -> ReadyForQuery
+  std::chrono::milliseconds idle{0};                ///< idle session (0 = never)
   std::chrono::milliseconds shutdown_grace{30000};  ///< SIGTERM -> forced close
 };
 
@@ -103,6 +156,7 @@ struct Config {
   Timeouts timeouts;
   std::map<std::string, Connection> connections;
   std::vector<LocalUser> users;
+  Identity identity;
 
   const Connection* findConnection(const std::string& name) const;
   const LocalUser* findUser(const std::string& name) const;
@@ -117,7 +171,7 @@ Result<std::shared_ptr<const Config>> loadConfig(const std::string& path);
 
 /// "127.0.0.1:6432", "[::1]:6432", ":6432" (host defaults to 127.0.0.1).
 Result<HostPort> parseHostPort(const std::string& text);
-/// "500ms", "30s", "5m", "1h", or a bare integer of milliseconds.
+/// "500ms", "30s", "5m", "1h", "7d" (24h days), or a bare integer of milliseconds.
 Result<std::chrono::milliseconds> parseDuration(const std::string& text);
 /// "64MB", "1kB", "1048576".
 Result<size_t> parseSize(const std::string& text);

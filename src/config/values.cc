@@ -94,8 +94,8 @@ Result<HostPort> parseHostPort(const std::string& text) {
 Result<std::chrono::milliseconds> parseDuration(const std::string& text) {
   auto bad = [&] {
     return fail(kConfigError,
-                fmt::format("invalid duration '{}' (use e.g. 250ms, 30s, 5m, 1h, or a whole "
-                            "number of milliseconds)",
+                fmt::format("invalid duration '{}' (use e.g. 250ms, 30s, 5m, 1h, 7d, or a "
+                            "whole number of milliseconds)",
                             text));
   };
   auto [digits, unit] = splitNumber(text);
@@ -111,6 +111,8 @@ Result<std::chrono::milliseconds> parseDuration(const std::string& text) {
     scale = 60 * 1000;
   } else if (unit == "h") {
     scale = 60 * 60 * 1000;
+  } else if (unit == "d") {
+    scale = 24 * 60 * 60 * 1000;
   } else {
     return bad();
   }

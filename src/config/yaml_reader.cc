@@ -277,7 +277,7 @@ std::chrono::milliseconds readDuration(const Context& ctx, const YAML::Node& nod
     failAt(path,
            s.reference.empty()
                ? d.error().message
-               : fmt::format("{} is not a duration (use e.g. 250ms, 30s, 5m, 1h)", s.shown()));
+               : fmt::format("{} is not a duration (use e.g. 250ms, 30s, 5m, 1h, 7d)", s.shown()));
   }
   if (!allow_zero && d->count() == 0) failAt(path, "must be greater than 0");
   return *d;

@@ -61,8 +61,8 @@ awaitable<void> forwardCancel(CancelTarget target) {
   auto [ec] = co_await socket.async_connect(target.upstream, nothrow);
   if (ec) co_return;
   std::string packet;
-  protocol::encodeCancelRequest(packet, {target.upstream_key.process_id,
-                                         target.upstream_key.secret_key});
+  protocol::encodeCancelRequest(packet,
+                                {target.upstream_key.process_id, target.upstream_key.secret_key});
   auto [wec, n] = co_await asio::async_write(socket, asio::buffer(packet), nothrow);
   (void)wec;
   (void)n;

@@ -15,8 +15,8 @@
 namespace pgw::proxy {
 
 struct CancelTarget {
-  tcp::endpoint upstream;                   ///< the address the session's upstream connected to
-  protocol::BackendKeyData upstream_key;    ///< the real backend's key
+  tcp::endpoint upstream;                 ///< the address the session's upstream connected to
+  protocol::BackendKeyData upstream_key;  ///< the real backend's key
 };
 
 class CancelMap {

@@ -11,7 +11,8 @@ awaitable<Result<protocol::Frame>> readFrame(Stream& stream, ReadBuffer& buf,
     if (fr.status == protocol::FrameStatus::Complete) co_return fr.frame;
     if (fr.status == protocol::FrameStatus::Invalid) co_return fr.error;
     buf.reserve(std::max<size_t>(fr.needed, buf.size() + 1));
-    auto [ec, n] = co_await stream.readSome(asio::buffer(buf.writable().data(), buf.writable().size()));
+    auto [ec, n] =
+        co_await stream.readSome(asio::buffer(buf.writable().data(), buf.writable().size()));
     if (ec || n == 0) {
       co_return fail(sqlstate::kConnectionFailure,
                      ec == asio::error::eof || n == 0 ? "connection closed by peer" : ec.message());

@@ -8,11 +8,12 @@
 
 namespace pgw::proxy {
 
-Server::Server(std::shared_ptr<const GatewayState> state) : state_(std::move(state)) {
+Server::Server(std::shared_ptr<const GatewayState> state)
+    : state_(std::move(state)), identity_(std::make_unique<IdentityService>(*state_->config)) {
   int n = state_->config->workers;
   if (n <= 0) n = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
   for (int i = 0; i < n; ++i) {
-    workers_.push_back(std::make_unique<Worker>(cancel_map_, active_clients_));
+    workers_.push_back(std::make_unique<Worker>(cancel_map_, *identity_, active_clients_));
   }
 }
 
@@ -39,8 +40,8 @@ Status Server::listen() {
   if (!ec) acceptor_.bind(ep, ec);
   if (!ec) acceptor_.listen(asio::socket_base::max_listen_connections, ec);
   if (ec) {
-    return fail("", "listen.postgres: cannot listen on " + hp.host + ":" +
-                        std::to_string(hp.port) + ": " + ec.message());
+    return fail("", "listen.postgres: cannot listen on " + hp.host + ":" + std::to_string(hp.port) +
+                        ": " + ec.message());
   }
   return {};
 }
@@ -52,6 +53,7 @@ tcp::endpoint Server::endpoint() const {
 
 int Server::run() {
   for (auto& w : workers_) w->start();
+  identity_->prefetch();
   signals_.add(SIGINT);
   signals_.add(SIGTERM);
   asio::co_spawn(io_, acceptLoop(), asio::detached);
@@ -88,9 +90,10 @@ awaitable<void> Server::acceptLoop() {
 awaitable<void> Server::waitForSignals() {
   auto [ec, signo] = co_await signals_.async_wait(nothrow);
   if (ec) co_return;
-  log::info("received signal {}: no new connections; ending sessions at their next idle point "
-            "(grace {} ms)",
-            signo, state_->config->timeouts.shutdown_grace.count());
+  log::info(
+      "received signal {}: no new connections; ending sessions at their next idle point "
+      "(grace {} ms)",
+      signo, state_->config->timeouts.shutdown_grace.count());
   beginShutdown();
 
   using Clock = std::chrono::steady_clock;

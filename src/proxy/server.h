@@ -13,6 +13,7 @@
 #include "common/result.h"
 #include "proxy/cancel_map.h"
 #include "proxy/gateway_state.h"
+#include "proxy/identity_service.h"
 #include "proxy/worker.h"
 
 namespace pgw::proxy {
@@ -38,6 +39,7 @@ class Server {
   tcp::acceptor acceptor_{io_};
   asio::signal_set signals_{io_};
   CancelMap cancel_map_;
+  std::unique_ptr<IdentityService> identity_;
   std::atomic<int> active_clients_{0};
   std::vector<std::unique_ptr<Worker>> workers_;
   size_t next_worker_ = 0;

@@ -5,6 +5,7 @@
 #include "protocol/sqlstate.h"
 #include "proxy/cancel_map.h"
 #include "proxy/framed_io.h"
+#include "proxy/identity_service.h"
 #include "proxy/worker.h"
 
 namespace pgw::proxy {
@@ -14,6 +15,9 @@ using namespace asio::experimental::awaitable_operators;
 using Clock = std::chrono::steady_clock;
 constexpr size_t kDefaultBuffer = 64 * 1024;
 constexpr size_t kMaxStartupPacket = 10000;
+/// Messages before authentication completes are small (a JWT is at most
+/// 16 KiB); an unauthenticated client cannot make the gateway buffer more.
+constexpr size_t kMaxAuthMessage = 65536;
 
 bool isFalse(std::string_view v) {
   return v == "false" || v == "0" || v == "off" || v == "no" || v.empty();
@@ -32,19 +36,34 @@ std::string registeredNames(const config::Config& c) {
 
 std::string_view toString(SessionEnd end) {
   switch (end) {
-    case SessionEnd::None: return "none";
-    case SessionEnd::ClientTerminate: return "client terminated";
-    case SessionEnd::ClientGone: return "client disconnected";
-    case SessionEnd::ClientProtocolError: return "client protocol error";
-    case SessionEnd::AuthFailed: return "authentication failed";
-    case SessionEnd::StartupRefused: return "startup refused";
-    case SessionEnd::CancelRequest: return "cancel request";
-    case SessionEnd::UpstreamUnavailable: return "upstream unavailable";
-    case SessionEnd::UpstreamLost: return "upstream lost";
-    case SessionEnd::UpstreamProtocolError: return "upstream protocol error";
-    case SessionEnd::StartupTimeout: return "startup timeout";
-    case SessionEnd::IdleTimeout: return "idle timeout";
-    case SessionEnd::Shutdown: return "gateway shutdown";
+    case SessionEnd::None:
+      return "none";
+    case SessionEnd::ClientTerminate:
+      return "client terminated";
+    case SessionEnd::ClientGone:
+      return "client disconnected";
+    case SessionEnd::ClientProtocolError:
+      return "client protocol error";
+    case SessionEnd::AuthFailed:
+      return "authentication failed";
+    case SessionEnd::StartupRefused:
+      return "startup refused";
+    case SessionEnd::CancelRequest:
+      return "cancel request";
+    case SessionEnd::UpstreamUnavailable:
+      return "upstream unavailable";
+    case SessionEnd::UpstreamLost:
+      return "upstream lost";
+    case SessionEnd::UpstreamProtocolError:
+      return "upstream protocol error";
+    case SessionEnd::StartupTimeout:
+      return "startup timeout";
+    case SessionEnd::IdleTimeout:
+      return "idle timeout";
+    case SessionEnd::CredentialExpired:
+      return "credential expired";
+    case SessionEnd::Shutdown:
+      return "gateway shutdown";
   }
   return "unknown";
 }
@@ -63,7 +82,8 @@ ClientSession::ClientSession(Worker& worker, std::shared_ptr<const GatewayState>
       idle_deadline_(client_.socket().get_executor()) {
   error_code ec;
   auto ep = client_.socket().remote_endpoint(ec);
-  peer_ = ec ? "unknown" : ep.address().to_string() + ":" + std::to_string(ep.port());
+  peer_address_ = ec ? "unknown" : ep.address().to_string();
+  peer_ = ec ? "unknown" : peer_address_ + ":" + std::to_string(ep.port());
   client_.socket().set_option(tcp::no_delay(true), ec);
   worker_.add(this);
 }
@@ -133,7 +153,8 @@ awaitable<bool> ClientSession::startup() {
         co_return false;
       }
       if (!co_await sendToClient("S")) co_return false;
-      if (auto ec = co_await client_.startTls(*state_->server_tls, asio::ssl::stream_base::server)) {
+      if (auto ec =
+              co_await client_.startTls(*state_->server_tls, asio::ssl::stream_base::server)) {
         log::info("session {} from {}: TLS handshake failed: {}", id_, peer_, ec.message());
         end(SessionEnd::ClientGone);
         co_return false;
@@ -222,63 +243,47 @@ awaitable<bool> ClientSession::authenticate() {
         fail(sqlstate::kProtocolViolation,
              "pgwarden: authentication did not complete in time (timeouts.auth)"));
   });
-  auto known = state_->user_secrets.find(user_);
-  const bool user_exists = known != state_->user_secrets.end();
-  auth::ScramServer scram(user_exists ? known->second : state_->decoy_secret);
-  auto authFailed = [&](Error e) {
-    log::warn("session {} from {}: authentication failed for user \"{}\": {}", id_, peer_, user_,
-              e.message);
+  IdentityService& identity = worker_.identity();
+  if (auto wait = identity.blockedFor(peer_address_)) {
+    log::warn("session {} from {}: refused, too many failed authentication attempts", id_, peer_);
     end(SessionEnd::AuthFailed,
-        fail(sqlstate::kInvalidPassword, "password authentication failed for user \"" + user_ + "\""));
-    return false;
-  };
+        fail(sqlstate::kInvalidAuthorizationSpecification,
+             "too many failed authentication attempts from " + peer_address_ + "; try again in " +
+                 std::to_string(wait->count()) + " s"));
+    co_return false;
+  }
+
+  Result<auth::Subject> subject = fail("", "");
+  SSL* tls = client_.nativeTls();
+  if (identity.acceptsCertificates() && tls != nullptr &&
+      SSL_get0_peer_certificate(tls) != nullptr) {
+    subject = identity.fromCertificate(tls);
+  } else if (state_->user_secrets.contains(user_) || !identity.acceptsTokens()) {
+    subject = co_await authenticateScram();
+  } else {
+    subject = co_await authenticateToken();
+  }
+  if (end_ != SessionEnd::None) co_return false;  // the client left or broke protocol
+  if (!subject) {
+    identity.recordFailure(peer_address_);
+    log::warn("session {} from {}: authentication failed for user \"{}\": {}", id_, peer_, user_,
+              subject.error().message);
+    end(SessionEnd::AuthFailed, subject.takeError());
+    co_return false;
+  }
+  subject_ = std::move(*subject);
+  if (subject_.expires_at) {
+    const auto& expiry = config_.identity.token_expiry;
+    credential_deadline_ = *subject_.expires_at;
+    if (expiry.mode == config::TokenExpiry::Mode::HardLimit) {
+      credential_deadline_ = std::max(
+          *subject_.expires_at,
+          std::chrono::system_clock::now() +
+              std::chrono::duration_cast<std::chrono::system_clock::duration>(expiry.hard_limit));
+    }
+  }
 
   std::string out;
-  const std::string_view mechanisms[] = {auth::kScramSha256};
-  protocol::encodeAuthenticationSasl(out, mechanisms);
-  if (!co_await sendToClient(out)) co_return false;
-
-  auto frame = co_await readFrame(client_, client_buf_, config_.max_message_size);
-  if (!frame || frame->type != protocol::fe::kPassword) {
-    if (!frame && frame.error().sqlstate == sqlstate::kConnectionFailure) {
-      end(SessionEnd::ClientGone);
-    } else {
-      end(SessionEnd::ClientProtocolError,
-          fail(sqlstate::kProtocolViolation, "expected SASLInitialResponse during authentication"));
-    }
-    co_return false;
-  }
-  auto initial = protocol::decodeSaslInitialResponse(frame->body);
-  if (!initial || initial->mechanism != auth::kScramSha256 || !initial->data) {
-    end(SessionEnd::ClientProtocolError,
-        fail(sqlstate::kProtocolViolation,
-             "invalid SASLInitialResponse: pgwarden offers only SCRAM-SHA-256"));
-    co_return false;
-  }
-  auto server_first = scram.handleClientFirst(asChars(*initial->data));
-  client_buf_.consume(frame->size);
-  if (!server_first) co_return authFailed(server_first.takeError());
-  out.clear();
-  protocol::encodeAuthentication(out, protocol::AuthCode::SASLContinue, *server_first);
-  if (!co_await sendToClient(out)) co_return false;
-
-  frame = co_await readFrame(client_, client_buf_, config_.max_message_size);
-  if (!frame || frame->type != protocol::fe::kPassword) {
-    if (!frame && frame.error().sqlstate == sqlstate::kConnectionFailure) {
-      end(SessionEnd::ClientGone);
-    } else {
-      end(SessionEnd::ClientProtocolError,
-          fail(sqlstate::kProtocolViolation, "expected SASLResponse during authentication"));
-    }
-    co_return false;
-  }
-  auto server_final = scram.handleClientFinal(asChars(protocol::decodeSaslResponse(frame->body)));
-  client_buf_.consume(frame->size);
-  if (!server_final) co_return authFailed(server_final.takeError());
-  if (!user_exists) co_return authFailed(fail("", "no such user in identity.users"));
-
-  out.clear();
-  protocol::encodeAuthentication(out, protocol::AuthCode::SASLFinal, *server_final);
   protocol::encodeAuthentication(out, protocol::AuthCode::Ok);
   if (!co_await sendToClient(out)) co_return false;
 
@@ -293,6 +298,120 @@ awaitable<bool> ClientSession::authenticate() {
     co_return false;
   }
   co_return true;
+}
+
+awaitable<Result<protocol::Frame>> ClientSession::readAuthMessage(std::string_view what) {
+  auto frame = co_await readFrame(client_, client_buf_, kMaxAuthMessage);
+  if (!frame) {
+    if (frame.error().sqlstate == sqlstate::kConnectionFailure) {
+      end(SessionEnd::ClientGone);
+    } else {
+      end(SessionEnd::ClientProtocolError, frame.takeError());
+    }
+    co_return fail("", "");
+  }
+  if (frame->type != protocol::fe::kPassword) {
+    end(SessionEnd::ClientProtocolError,
+        fail(sqlstate::kProtocolViolation,
+             "expected " + std::string(what) + " during authentication"));
+    co_return fail("", "");
+  }
+  co_return frame;
+}
+
+awaitable<Result<auth::Subject>> ClientSession::authenticateScram() {
+  auto known = state_->user_secrets.find(user_);
+  const bool user_exists = known != state_->user_secrets.end();
+  auth::ScramServer scram(user_exists ? known->second : state_->decoy_secret);
+  // The client is told only this; the log gets the reason.
+  auto refused = [&](const Error& why) {
+    log::info("session {} from {}: SCRAM exchange failed: {}", id_, peer_, why.message);
+    return fail(sqlstate::kInvalidPassword,
+                "password authentication failed for user \"" + user_ + "\"");
+  };
+
+  std::string out;
+  const std::string_view mechanisms[] = {auth::kScramSha256};
+  protocol::encodeAuthenticationSasl(out, mechanisms);
+  if (!co_await sendToClient(out)) co_return fail("", "");
+
+  auto frame = co_await readAuthMessage("SASLInitialResponse");
+  if (!frame) co_return frame.takeError();
+  auto initial = protocol::decodeSaslInitialResponse(frame->body);
+  if (!initial || initial->mechanism != auth::kScramSha256 || !initial->data) {
+    end(SessionEnd::ClientProtocolError,
+        fail(sqlstate::kProtocolViolation,
+             "invalid SASLInitialResponse: pgwarden offers only SCRAM-SHA-256"));
+    co_return fail("", "");
+  }
+  auto server_first = scram.handleClientFirst(asChars(*initial->data));
+  client_buf_.consume(frame->size);
+  if (!server_first) co_return refused(server_first.error());
+  out.clear();
+  protocol::encodeAuthentication(out, protocol::AuthCode::SASLContinue, *server_first);
+  if (!co_await sendToClient(out)) co_return fail("", "");
+
+  frame = co_await readAuthMessage("SASLResponse");
+  if (!frame) co_return frame.takeError();
+  auto server_final = scram.handleClientFinal(asChars(protocol::decodeSaslResponse(frame->body)));
+  client_buf_.consume(frame->size);
+  if (!server_final) co_return refused(server_final.error());
+  if (!user_exists) co_return refused(fail("", "no such user in identity.users"));
+
+  out.clear();
+  protocol::encodeAuthentication(out, protocol::AuthCode::SASLFinal, *server_final);
+  if (!co_await sendToClient(out)) co_return fail("", "");
+
+  auth::Subject subject;
+  subject.id = user_;
+  subject.display_name = user_;
+  subject.issuer = "pgwarden:users";
+  subject.method = auth::AuthMethod::Scram;
+  if (const auto* user = config_.findUser(user_)) subject.groups = user->groups;
+  co_return subject;
+}
+
+awaitable<Result<auth::Subject>> ClientSession::authenticateToken() {
+  IdentityService& identity = worker_.identity();
+  if (!client_.tls() && !identity.allowPlaintextTokens()) {
+    // Refuse before asking: a token must never cross the network in the clear.
+    co_return fail(sqlstate::kInvalidAuthorizationSpecification,
+                   "pgwarden accepts tokens only over TLS: connect with sslmode=require");
+  }
+  std::string out;
+  protocol::encodeAuthentication(out, protocol::AuthCode::CleartextPassword);
+  if (!co_await sendToClient(out)) co_return fail("", "");
+  auto frame = co_await readAuthMessage("a password message");
+  if (!frame) co_return frame.takeError();
+  auto password = protocol::decodePassword(frame->body);
+  if (!password) {
+    end(SessionEnd::ClientProtocolError, password.takeError());
+    co_return fail("", "");
+  }
+  std::string token(*password);
+  client_buf_.consume(frame->size);
+  co_return co_await identity.verifyToken(std::move(token));
+}
+
+std::string ClientSession::applicationName() const {
+  std::string pattern = config_.identity.application_name;
+  std::string client_app(startup_->get("application_name").value_or(""));
+  std::string out;
+  for (size_t i = 0; i < pattern.size();) {
+    if (pattern.compare(i, 9, "{subject}") == 0) {
+      out += subject_.id;
+      i += 9;
+    } else if (pattern.compare(i, 8, "{method}") == 0) {
+      out += auth::toString(subject_.method);
+      i += 8;
+    } else if (pattern.compare(i, 12, "{client_app}") == 0) {
+      out += client_app;
+      i += 12;
+    } else {
+      out += pattern[i++];
+    }
+  }
+  return out;
 }
 
 // ---------------------------------------------------------------------------
@@ -310,11 +429,13 @@ awaitable<bool> ClientSession::openUpstream() {
   target.max_message_size = config_.max_message_size;
   for (const auto& [name, value] : startup_->params) {
     if (name == "user" || name == "database" || name == "replication" || name == "options" ||
-        name.starts_with("_pq_.")) {
+        name == "application_name" || name.starts_with("_pq_.")) {
       continue;
     }
     target.params.emplace_back(name, value);
   }
+  // The database sees who is behind the gateway's shared credential.
+  target.params.emplace_back("application_name", applicationName());
 
   upstream_ = std::make_unique<Upstream>(client_.socket().get_executor());
   auto greeting = co_await upstream_->open(target);
@@ -333,9 +454,13 @@ awaitable<bool> ClientSession::openUpstream() {
   tx_status_ = greeting->status;
   if (!co_await sendToClient(out)) co_return false;
   phase_deadline_.disarm();
-  log::info("session {} from {}: user \"{}\" connected to \"{}\" as credential \"{}\"{}", id_,
-            peer_, user_, connection_->name, target.credential_name,
-            client_.tls() ? " (TLS)" : "");
+  std::string groups;
+  for (const auto& g : subject_.groups) groups += (groups.empty() ? "" : ",") + g;
+  log::info(
+      "session {} from {}: {} \"{}\" (groups [{}]) connected to \"{}\" as credential "
+      "\"{}\"{}",
+      id_, peer_, auth::toString(subject_.method), subject_.id, groups, connection_->name,
+      target.credential_name, client_.tls() ? " (TLS)" : "");
   co_return true;
 }
 
@@ -343,8 +468,7 @@ awaitable<bool> ClientSession::openUpstream() {
 // Relay
 // ---------------------------------------------------------------------------
 
-awaitable<error_code> ClientSession::writePlan(Stream& to, Bytes in,
-                                               const OutputPlan& plan,
+awaitable<error_code> ClientSession::writePlan(Stream& to, Bytes in, const OutputPlan& plan,
                                                std::vector<asio::const_buffer>& gather) {
   gather.clear();
   for (const auto& s : plan.segments()) {
@@ -362,6 +486,10 @@ awaitable<void> ClientSession::pumpClient() {
     client_plan_.clear();
     auto step = frontend_relay_.process(in, client_plan_);
     if (!step) {
+      if (credential_expired_) {
+        end(SessionEnd::CredentialExpired, step.takeError());
+        co_return;
+      }
       log::warn("session {} from {}: protocol error: {}", id_, peer_, step.error().message);
       end(SessionEnd::ClientProtocolError, step.takeError());
       co_return;
@@ -416,8 +544,8 @@ awaitable<void> ClientSession::pumpServer() {
     }
     buf.reserve(std::max(step->needed, buf.size() + 1));
     if (buf.empty()) buf.shrinkTo(kDefaultBuffer);
-    auto [ec, n] =
-        co_await upstream_->stream().readSome(asio::buffer(buf.writable().data(), buf.writable().size()));
+    auto [ec, n] = co_await upstream_->stream().readSome(
+        asio::buffer(buf.writable().data(), buf.writable().size()));
     if (ec || n == 0) {
       end(SessionEnd::UpstreamLost);
       co_return;
@@ -442,6 +570,22 @@ void ClientSession::onError(const protocol::NoticeFields& fields) {
 void ClientSession::onCommandComplete(std::string_view /*tag*/) {}
 
 Status ClientSession::onFrontendMessage(const protocol::FrontendMessage& msg) {
+  // A new statement with nothing in flight is a statement boundary: the place
+  // where a session whose credential expired ends, without cutting a result.
+  const bool starts_statement = std::holds_alternative<protocol::Query>(msg) ||
+                                std::holds_alternative<protocol::FunctionCall>(msg) ||
+                                (!extended_open_ && (std::holds_alternative<protocol::Parse>(msg) ||
+                                                     std::holds_alternative<protocol::Bind>(msg)));
+  if (starts_statement && credential_deadline_ && !upstreamBusy() && pending_ready_ == 0 &&
+      std::chrono::system_clock::now() >= *credential_deadline_) {
+    credential_expired_ = true;
+    auto t = std::chrono::system_clock::to_time_t(*credential_deadline_);
+    char when[32];
+    std::strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%SZ", std::gmtime(&t));
+    return fail(sqlstate::kInvalidAuthorizationSpecification,
+                std::string("the credential of this session expired at ") + when +
+                    "; reconnect with a fresh token");
+  }
   // Each of these is answered by exactly one ReadyForQuery.
   if (std::holds_alternative<protocol::Query>(msg) || std::holds_alternative<protocol::Sync>(msg) ||
       std::holds_alternative<protocol::FunctionCall>(msg)) {
@@ -456,7 +600,8 @@ Status ClientSession::onFrontendMessage(const protocol::FrontendMessage& msg) {
 void ClientSession::armIdleTimer() {
   if (config_.timeouts.idle.count() <= 0) return;
   auto idle_for = Clock::now() - last_activity_;
-  auto left = config_.timeouts.idle - std::chrono::duration_cast<std::chrono::milliseconds>(idle_for);
+  auto left =
+      config_.timeouts.idle - std::chrono::duration_cast<std::chrono::milliseconds>(idle_for);
   if (left.count() <= 0 && !upstreamBusy()) {
     end(SessionEnd::IdleTimeout,
         fail(sqlstate::kIdleSessionTimeout,
@@ -481,13 +626,15 @@ void ClientSession::end(SessionEnd reason, Error error) {
 
 void ClientSession::requestShutdown() {
   shutdown_requested_ = true;
-  if (!relaying_ || (!upstreamBusy() && tx_status_ == protocol::TxStatus::Idle &&
-                     !backend_relay_.midMessage())) {
+  if (!relaying_ ||
+      (!upstreamBusy() && tx_status_ == protocol::TxStatus::Idle && !backend_relay_.midMessage())) {
     end(SessionEnd::Shutdown);
   }
 }
 
-void ClientSession::terminate() { end(SessionEnd::Shutdown); }
+void ClientSession::terminate() {
+  end(SessionEnd::Shutdown);
+}
 
 awaitable<bool> ClientSession::sendToClient(const std::string& bytes) {
   if (auto ec = co_await client_.writeAll(asio::buffer(bytes))) {
@@ -510,6 +657,7 @@ awaitable<void> ClientSession::finish() {
     case SessionEnd::UpstreamUnavailable:
     case SessionEnd::StartupTimeout:
     case SessionEnd::IdleTimeout:
+    case SessionEnd::CredentialExpired:
       notice = end_error_;
       break;
     case SessionEnd::UpstreamLost:
@@ -537,9 +685,8 @@ awaitable<void> ClientSession::finish() {
   const bool can_write = client_.isOpen() && !backend_relay_.midMessage();
   if (!notice.message.empty() && can_write) {
     std::string out;
-    protocol::encodeErrorResponse(out, {.severity = "FATAL",
-                                        .sqlstate = notice.sqlstate,
-                                        .message = notice.message});
+    protocol::encodeErrorResponse(
+        out, {.severity = "FATAL", .sqlstate = notice.sqlstate, .message = notice.message});
     Deadline guard(client_.socket().get_executor());
     guard.arm(std::chrono::seconds(5), [this] { client_.close(); });
     co_await client_.writeAll(asio::buffer(out));
@@ -566,7 +713,7 @@ awaitable<void> ClientSession::finish() {
     worker_.cancelMap().remove(*client_key_);
     client_key_.reset();
   }
-  if (relaying_ || end_ == SessionEnd::AuthFailed || end_ == SessionEnd::UpstreamUnavailable) {
+  if (relaying_ || end_ == SessionEnd::UpstreamUnavailable) {
     log::info("session {} from {} ended: {}", id_, peer_, toString(end_));
   } else {
     log::debug("session {} from {} ended: {}", id_, peer_, toString(end_));

@@ -16,6 +16,7 @@
 #include <optional>
 #include <string>
 
+#include "auth/subject.h"
 #include "protocol/messages.h"
 #include "proxy/deadline.h"
 #include "proxy/gateway_state.h"
@@ -43,6 +44,7 @@ enum class SessionEnd {
   UpstreamProtocolError,
   StartupTimeout,
   IdleTimeout,
+  CredentialExpired,  ///< the token/certificate behind the session expired
   Shutdown,
 };
 std::string_view toString(SessionEnd end);
@@ -63,10 +65,16 @@ class ClientSession : public std::enable_shared_from_this<ClientSession>,
   /// Grace period over: end now.
   void terminate();
   uint64_t id() const { return id_; }
+  const auth::Subject& subject() const { return subject_; }
 
  private:
   awaitable<bool> startup();
   awaitable<bool> authenticate();
+  awaitable<Result<auth::Subject>> authenticateScram();
+  awaitable<Result<auth::Subject>> authenticateToken();
+  /// Reads one authentication-phase 'p' message (bounded to kMaxAuthMessage).
+  awaitable<Result<protocol::Frame>> readAuthMessage(std::string_view what);
+  std::string applicationName() const;
   awaitable<bool> openUpstream();
   awaitable<void> pumpClient();
   awaitable<void> pumpServer();
@@ -92,6 +100,11 @@ class ClientSession : public std::enable_shared_from_this<ClientSession>,
   const config::Config& config_;
   uint64_t id_;
   std::string peer_;
+  std::string peer_address_;  ///< without the port: the unit of auth rate limiting
+  auth::Subject subject_;
+  /// When the credential behind the session stops being good enough.
+  std::optional<std::chrono::system_clock::time_point> credential_deadline_;
+  bool credential_expired_ = false;
   Stream client_;
   ReadBuffer client_buf_;
   std::unique_ptr<Upstream> upstream_;
@@ -112,7 +125,7 @@ class ClientSession : public std::enable_shared_from_this<ClientSession>,
   Error end_error_;
   bool relaying_ = false;
   bool shutdown_requested_ = false;
-  int64_t pending_ready_ = 0;  ///< ReadyForQuery messages the upstream still owes
+  int64_t pending_ready_ = 0;   ///< ReadyForQuery messages the upstream still owes
   bool extended_open_ = false;  ///< extended-protocol work sent since the last Sync
   protocol::TxStatus tx_status_ = protocol::TxStatus::Idle;
   std::chrono::steady_clock::time_point last_activity_;

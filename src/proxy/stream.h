@@ -20,7 +20,8 @@ class Stream {
 
   /// Starts TLS on this connection. `hostname` (client role only) sets SNI
   /// and, when `verify_host` is true, the name the certificate must carry.
-  awaitable<error_code> startTls(asio::ssl::context& ctx, asio::ssl::stream_base::handshake_type role,
+  awaitable<error_code> startTls(asio::ssl::context& ctx,
+                                 asio::ssl::stream_base::handshake_type role,
                                  const std::string& hostname = {}, bool verify_host = false);
 
   awaitable<std::tuple<error_code, size_t>> readSome(asio::mutable_buffer buf) {

@@ -23,8 +23,8 @@ Result<std::shared_ptr<asio::ssl::context>> makeServerTlsContext(const config::S
   auto ctx = std::make_shared<asio::ssl::context>(asio::ssl::context::tls_server);
   SSL_CTX* native = ctx->native_handle();
   SSL_CTX_set_min_proto_version(native, TLS1_2_VERSION);
-  SSL_CTX_set_options(native, SSL_OP_NO_COMPRESSION | SSL_OP_NO_RENEGOTIATION |
-                                  SSL_OP_CIPHER_SERVER_PREFERENCE);
+  SSL_CTX_set_options(
+      native, SSL_OP_NO_COMPRESSION | SSL_OP_NO_RENEGOTIATION | SSL_OP_CIPHER_SERVER_PREFERENCE);
   if (SSL_CTX_use_certificate_chain_file(native, tls.cert_file.c_str()) != 1) {
     return fail(sqlstate::kInternalError,
                 "tls.cert: cannot load " + tls.cert_file + ": " + lastOpenSslError());
@@ -38,8 +38,8 @@ Result<std::shared_ptr<asio::ssl::context>> makeServerTlsContext(const config::S
   }
   if (!tls.client_ca_file.empty()) {
     if (SSL_CTX_load_verify_locations(native, tls.client_ca_file.c_str(), nullptr) != 1) {
-      return fail(sqlstate::kInternalError, "tls.client_ca: cannot load " + tls.client_ca_file +
-                                                ": " + lastOpenSslError());
+      return fail(sqlstate::kInternalError,
+                  "tls.client_ca: cannot load " + tls.client_ca_file + ": " + lastOpenSslError());
     }
     // Ask for a certificate; whether one is required is the identity layer's call.
     SSL_CTX_set_verify(native, SSL_VERIFY_PEER, nullptr);
@@ -47,8 +47,7 @@ Result<std::shared_ptr<asio::ssl::context>> makeServerTlsContext(const config::S
   return ctx;
 }
 
-Result<std::shared_ptr<asio::ssl::context>> makeUpstreamTlsContext(
-    const config::UpstreamTls& tls) {
+Result<std::shared_ptr<asio::ssl::context>> makeUpstreamTlsContext(const config::UpstreamTls& tls) {
   auto ctx = std::make_shared<asio::ssl::context>(asio::ssl::context::tls_client);
   SSL_CTX* native = ctx->native_handle();
   SSL_CTX_set_min_proto_version(native, TLS1_2_VERSION);

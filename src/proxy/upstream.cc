@@ -13,7 +13,9 @@ namespace {
 
 using protocol::AuthCode;
 
-std::string named(const UpstreamTarget& t) { return "connection \"" + t.connection->name + "\""; }
+std::string named(const UpstreamTarget& t) {
+  return "connection \"" + t.connection->name + "\"";
+}
 
 Error upstreamError(const UpstreamTarget& t, std::string_view state, const std::string& what) {
   return fail(state, "pgwarden could not open " + named(t) + ": " + what);
@@ -27,12 +29,12 @@ Error fromServerError(const UpstreamTarget& t, const protocol::NoticeFields& f) 
     return fail(sqlstate::kSqlServerRejectedConnection,
                 "pgwarden could not log in to " + named(t) +
                     ": the database rejected the gateway's configured credential (SQLSTATE " +
-                    state + "); the gateway operator must fix connections." +
-                    t.connection->name + ".credentials." + t.credential_name);
+                    state + "); the gateway operator must fix connections." + t.connection->name +
+                    ".credentials." + t.credential_name);
   }
-  return fail(state.empty() ? sqlstate::kSqlServerRejectedConnection : state,
-              "pgwarden could not open " + named(t) + ": the database said: " +
-                  std::string(f.message()));
+  return fail(
+      state.empty() ? sqlstate::kSqlServerRejectedConnection : state,
+      "pgwarden could not open " + named(t) + ": the database said: " + std::string(f.message()));
 }
 
 }  // namespace
@@ -45,9 +47,9 @@ awaitable<Result<UpstreamGreeting>> Upstream::open(const UpstreamTarget& target)
     stream_.close();
   });
   auto timeoutError = [&] {
-    return upstreamError(target, sqlstate::kSqlClientUnableToEstablishConnection,
-                         "timed out after " +
-                             std::to_string(target.connection->connect_timeout.count()) + " ms");
+    return upstreamError(
+        target, sqlstate::kSqlClientUnableToEstablishConnection,
+        "timed out after " + std::to_string(target.connection->connect_timeout.count()) + " ms");
   };
 
   if (auto r = co_await connectTcp(target); !r) {
@@ -69,17 +71,16 @@ awaitable<Result<UpstreamGreeting>> Upstream::open(const UpstreamTarget& target)
 awaitable<Result<void>> Upstream::connectTcp(const UpstreamTarget& target) {
   const auto& c = *target.connection;
   tcp::resolver resolver(co_await asio::this_coro::executor);
-  auto [rec, endpoints] =
-      co_await resolver.async_resolve(c.host, std::to_string(c.port), nothrow);
+  auto [rec, endpoints] = co_await resolver.async_resolve(c.host, std::to_string(c.port), nothrow);
   if (rec) {
     co_return upstreamError(target, sqlstate::kSqlClientUnableToEstablishConnection,
                             "cannot resolve host \"" + c.host + "\": " + rec.message());
   }
   auto [cec, endpoint] = co_await asio::async_connect(stream_.socket(), endpoints, nothrow);
   if (cec) {
-    co_return upstreamError(target, sqlstate::kSqlClientUnableToEstablishConnection,
-                            "cannot connect to " + c.host + ":" + std::to_string(c.port) + ": " +
-                                cec.message());
+    co_return upstreamError(
+        target, sqlstate::kSqlClientUnableToEstablishConnection,
+        "cannot connect to " + c.host + ":" + std::to_string(c.port) + ": " + cec.message());
   }
   endpoint_ = endpoint;
   error_code ec;
@@ -102,12 +103,12 @@ awaitable<Result<void>> Upstream::negotiateTls(const UpstreamTarget& target) {
                             "connection lost during TLS negotiation: " + ec.message());
   }
   if (answer != 'S') {
-    co_return upstreamError(target, sqlstate::kSqlClientUnableToEstablishConnection,
-                            "the server does not support TLS, but tls.mode is " +
-                                std::string(c.tls.mode == config::SslMode::Require ? "require"
-                                            : c.tls.mode == config::SslMode::VerifyCa
-                                                ? "verify-ca"
-                                                : "verify-full"));
+    co_return upstreamError(
+        target, sqlstate::kSqlClientUnableToEstablishConnection,
+        "the server does not support TLS, but tls.mode is " +
+            std::string(c.tls.mode == config::SslMode::Require    ? "require"
+                        : c.tls.mode == config::SslMode::VerifyCa ? "verify-ca"
+                                                                  : "verify-full"));
   }
   // Bytes after 'S' and before the handshake would be a man-in-the-middle
   // injection (CVE-2021-23222); refuse them.
@@ -124,13 +125,13 @@ awaitable<Result<void>> Upstream::negotiateTls(const UpstreamTarget& target) {
       long vr = SSL_get_verify_result(ssl);
       if (vr != X509_V_OK) why = X509_verify_cert_error_string(vr);
     }
-    co_return upstreamError(target, sqlstate::kSqlClientUnableToEstablishConnection,
-                            "TLS handshake failed (tls.mode " +
-                                std::string(c.tls.mode == config::SslMode::VerifyFull ? "verify-full"
-                                            : c.tls.mode == config::SslMode::VerifyCa
-                                                ? "verify-ca"
-                                                : "require") +
-                                "): " + why);
+    co_return upstreamError(
+        target, sqlstate::kSqlClientUnableToEstablishConnection,
+        "TLS handshake failed (tls.mode " +
+            std::string(c.tls.mode == config::SslMode::VerifyFull ? "verify-full"
+                        : c.tls.mode == config::SslMode::VerifyCa ? "verify-ca"
+                                                                  : "require") +
+            "): " + why);
   }
   co_return Result<void>{};
 }
@@ -160,9 +161,9 @@ awaitable<Result<UpstreamGreeting>> Upstream::login(const UpstreamTarget& target
     }
     auto msg = protocol::decodeBackend(*frame);
     if (!msg) {
-      co_return upstreamError(target, sqlstate::kProtocolViolation,
-                              "the server sent an invalid message during login: " +
-                                  msg.error().message);
+      co_return upstreamError(
+          target, sqlstate::kProtocolViolation,
+          "the server sent an invalid message during login: " + msg.error().message);
     }
     out.clear();
     bool done = false;
@@ -235,8 +236,7 @@ awaitable<Result<UpstreamGreeting>> Upstream::login(const UpstreamTarget& target
       // We ask for 3.0 without options; nothing to adapt.
     } else {
       co_return upstreamError(target, sqlstate::kProtocolViolation,
-                              std::string("unexpected message '") + frame->type +
-                                  "' during login");
+                              std::string("unexpected message '") + frame->type + "' during login");
     }
     buffer_.consume(frame->size);
     if (!out.empty()) {

@@ -9,8 +9,11 @@
 
 namespace pgw::proxy {
 
-Worker::Worker(CancelMap& cancel_map, std::atomic<int>& active_clients)
-    : cancel_map_(cancel_map), active_clients_(active_clients), guard_(io_.get_executor()) {}
+Worker::Worker(CancelMap& cancel_map, IdentityService& identity, std::atomic<int>& active_clients)
+    : cancel_map_(cancel_map),
+      identity_(identity),
+      active_clients_(active_clients),
+      guard_(io_.get_executor()) {}
 
 Worker::~Worker() {
   stop();
@@ -41,12 +44,13 @@ void Worker::adopt(tcp::socket::native_handle_type fd, tcp protocol,
       active_clients_.fetch_sub(1, std::memory_order_relaxed);
       return;
     }
-    auto session = std::make_shared<ClientSession>(*this, std::move(state), std::move(socket),
-                                                   session_id);
+    auto session =
+        std::make_shared<ClientSession>(*this, std::move(state), std::move(socket), session_id);
     if (shutting_down_) session->requestShutdown();
     // The session is a coroutine parameter so that the frame owns it.
     asio::co_spawn(
-        io_, [](std::shared_ptr<ClientSession> s) -> awaitable<void> { co_await s->run(); }(session),
+        io_,
+        [](std::shared_ptr<ClientSession> s) -> awaitable<void> { co_await s->run(); }(session),
         [id = session_id](std::exception_ptr e) {
           if (!e) return;
           try {

@@ -16,10 +16,11 @@ namespace pgw::proxy {
 
 class CancelMap;
 class ClientSession;
+class IdentityService;
 
 class Worker {
  public:
-  Worker(CancelMap& cancel_map, std::atomic<int>& active_clients);
+  Worker(CancelMap& cancel_map, IdentityService& identity, std::atomic<int>& active_clients);
   ~Worker();
   Worker(const Worker&) = delete;
   Worker& operator=(const Worker&) = delete;
@@ -40,10 +41,12 @@ class Worker {
   void add(ClientSession* s) { sessions_.insert(s); }
   void remove(ClientSession* s);
   CancelMap& cancelMap() { return cancel_map_; }
+  IdentityService& identity() { return identity_; }
   int activeClients() const { return active_clients_.load(std::memory_order_relaxed); }
 
  private:
   CancelMap& cancel_map_;
+  IdentityService& identity_;
   std::atomic<int>& active_clients_;
   bool shutting_down_ = false;
   std::unordered_set<ClientSession*> sessions_;  // declared before io_: outlives the sessions

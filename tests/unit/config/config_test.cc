@@ -245,7 +245,7 @@ TEST_F(ParseConfigTest, ErrorsNameTheKeyPath) {
       {"unknown tls key", "tls: { crt: x }\n" + conns, "tls.crt: ", "unknown key"},
       {"unknown user key", "identity:\n  users:\n    - { name: a, passwrd: x }\n" + conns,
        "identity.users[0].passwrd: ", "unknown key"},
-      {"unknown identity key", "identity:\n  oidc: []\n" + conns, "identity.oidc: ", "unknown key"},
+      {"unknown identity key", "identity:\n  oicd: []\n" + conns, "identity.oicd: ", "unknown key"},
       {"unknown connection key", prodWith("    hots: x\n" + std::string(kRo)),
        "connections.prod.hots: ", "unknown key"},
       {"unknown upstream tls key", prodWith("    tls: { mdoe: require }\n" + std::string(kRo)),

@@ -200,8 +200,9 @@ TEST(BackendRelay, InspectedMessageWaitsForItsWholeBody) {
   RecordingObserver obs;
   BackendRelay relay(1 << 20, obs);
   std::string wire;
-  protocol::encodeErrorResponse(wire, {.severity = "ERROR", .sqlstate = "42P01",
-                                       .message = "relation \"nope\" does not exist"});
+  protocol::encodeErrorResponse(
+      wire,
+      {.severity = "ERROR", .sqlstate = "42P01", .message = "relation \"nope\" does not exist"});
   OutputPlan plan;
   auto step = relay.process(asBytes(wire).first(10), plan);
   ASSERT_TRUE(step.ok());

@@ -1,0 +1,83 @@
+#pragma once
+/// Who is calling: the proxy side of identity, shared by all workers.
+///
+/// - Bearer tokens sent as the password: `pgw_...` service tokens (checked
+///   against the hashed token store, reloaded when the file changes) and OIDC
+///   JWTs (verified against the issuer's JWKS; key fetches run on a small
+///   blocking pool so an event loop never waits on an IdP).
+/// - Client certificates verified by the TLS layer against `tls.client_ca`.
+/// - Failed attempts are counted per client address and refused for the rest
+///   of the minute once `identity.max_auth_failures_per_minute` is reached.
+///
+/// Errors are FATAL-ready: SQLSTATE 28000/28P01 and a message that says which
+/// check failed, never the token.
+
+#include <chrono>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "auth/jwt.h"
+#include "auth/oidc_keys.h"
+#include "auth/service_token.h"
+#include "auth/subject.h"
+#include "common/result.h"
+#include "config/config.h"
+#include "proxy/asio.h"
+
+namespace pgw::proxy {
+
+class IdentityService {
+ public:
+  explicit IdentityService(const config::Config& config);
+  ~IdentityService();
+
+  /// Starts fetching every issuer's keys in the background.
+  void prefetch();
+  /// True when bearer tokens (OIDC or service tokens) are configured.
+  bool acceptsTokens() const { return !issuers_.empty() || !token_store_path_.empty(); }
+  bool allowPlaintextTokens() const { return allow_plaintext_tokens_; }
+  bool acceptsCertificates() const { return certs_.enabled; }
+
+  /// Verifies a bearer token. Runs on the caller's executor except for key
+  /// fetches, which run on the blocking pool.
+  awaitable<Result<auth::Subject>> verifyToken(std::string token);
+  /// The identity in a verified client certificate of this TLS session.
+  Result<auth::Subject> fromCertificate(SSL* ssl) const;
+
+  /// Seconds to wait before `address` may try again; nullopt = go ahead.
+  std::optional<std::chrono::seconds> blockedFor(const std::string& address);
+  void recordFailure(const std::string& address);
+
+ private:
+  struct Issuer {
+    auth::JwtPolicy policy;
+    std::unique_ptr<auth::OidcKeys> keys;
+  };
+  awaitable<Result<auth::Subject>> verifyJwt(const std::string& token);
+  Result<auth::Subject> verifyServiceToken(std::string_view token);
+
+  std::vector<Issuer> issuers_;
+  bool allow_plaintext_tokens_ = false;
+  config::ClientCertificates certs_;
+  int max_failures_per_minute_ = 0;
+
+  std::string token_store_path_;
+  std::mutex tokens_mu_;
+  std::optional<auth::ServiceTokenStore> tokens_;
+  auth::StoreFileStamp tokens_stamp_;
+
+  struct Window {
+    std::chrono::steady_clock::time_point start;
+    int failures = 0;
+  };
+  std::mutex limiter_mu_;
+  std::unordered_map<std::string, Window> failures_;
+
+  asio::thread_pool pool_{2};  ///< blocking work: IdP fetches
+};
+
+}  // namespace pgw::proxy
