@@ -148,7 +148,10 @@ awaitable<Result<auth::Subject>> IdentityService::verifyJwt(const std::string& t
   }
   auto verified = auth::verifyJwt(token, *keys, issuer->policy, SysClock::now());
   if (!verified) co_return verified.takeError();
-  co_return std::move(verified->subject);
+  // The login accepted exp + clock_skew; the session keeps the same tolerance.
+  auth::Subject subject = std::move(verified->subject);
+  if (subject.expires_at) *subject.expires_at += issuer->policy.clock_skew;
+  co_return subject;
 }
 
 Result<auth::Subject> IdentityService::verifyServiceToken(std::string_view token) {

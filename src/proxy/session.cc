@@ -272,15 +272,15 @@ awaitable<bool> ClientSession::authenticate() {
     co_return false;
   }
   subject_ = std::move(*subject);
-  if (subject_.expires_at) {
-    const auto& expiry = config_.identity.token_expiry;
-    credential_deadline_ = *subject_.expires_at;
-    if (expiry.mode == config::TokenExpiry::Mode::HardLimit) {
-      credential_deadline_ = std::max(
-          *subject_.expires_at,
-          std::chrono::system_clock::now() +
-              std::chrono::duration_cast<std::chrono::system_clock::duration>(expiry.hard_limit));
-    }
+  // terminate: the session ends with its credential. hard_limit: it may
+  // outlive the credential, but never lasts longer than hard_limit.
+  const auto& expiry = config_.identity.token_expiry;
+  if (expiry.mode == config::TokenExpiry::Mode::HardLimit && subject_.expires_at) {
+    credential_deadline_ = std::chrono::system_clock::now() +
+                           std::chrono::duration_cast<std::chrono::system_clock::duration>(
+                               expiry.hard_limit);
+  } else {
+    credential_deadline_ = subject_.expires_at;
   }
 
   std::string out;

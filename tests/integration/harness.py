@@ -519,10 +519,11 @@ class GatewayFactory:
     def build(self, *, connections: Optional[dict] = None, tls: Optional[dict] = None,
               timeouts: Optional[dict] = None, limits: Optional[dict] = None,
               log_level: str = "info", users: Optional[list] = None,
-              extra: Optional[dict] = None) -> Gateway:
+              identity: Optional[dict] = None, extra: Optional[dict] = None) -> Gateway:
         """A Gateway (not started) for this config. Secrets become references:
         alice's password ${env:...}, bob's a relative ${file:...} (resolved
-        against the config file's directory; the gateway runs elsewhere)."""
+        against the config file's directory; the gateway runs elsewhere).
+        `identity`: more `identity.*` keys (oidc, tokens, ...) next to users."""
         self.n += 1
         workdir = Path(tempfile.mkdtemp(prefix=f"gw{self.n}-", dir=self.tmp))
         env: dict = {}
@@ -572,7 +573,7 @@ class GatewayFactory:
             "log_level": log_level,
             "limits": {"max_message_size": "64MB", "max_client_connections": 1000, **(limits or {})},
             "timeouts": tmo,
-            "identity": {"users": user_entries},
+            "identity": {"users": user_entries, **_deepcopy(identity or {})},
             "connections": resolved,
         }
         if tls is not None:
