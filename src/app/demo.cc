@@ -27,6 +27,7 @@
 #include <thread>
 #include <vector>
 
+#include "app/demo_pointer.h"
 #include "app/demo_process.h"
 #include "app/demo_schema_sql.h"
 
@@ -43,6 +44,16 @@ constexpr std::string_view kDemoUser = "demo";
 constexpr std::string_view kSecretFile = "secrets/shop_app";
 constexpr std::string_view kConfigFile = "pgwarden.yaml";
 constexpr std::string_view kPgConfInclude = "pgwarden_demo.conf";
+/// The dev issuer's Ed25519 private key: whoever reads it can mint tokens.
+constexpr std::string_view kDevIssuerKeyFile = "secrets/dev-issuer.pem";
+constexpr std::string_view kDevIssuerAudience = "pgwarden";
+constexpr std::string_view kDevTokenLifetime = "1h";
+/// The HTTP control plane (the dev issuer's keys) listens on the gateway
+/// port plus this (6432 -> 8240) when that port is free.
+constexpr unsigned kHttpPortOffset = 1808;
+/// Who the banner's token example connects as.
+constexpr std::string_view kTokenSubject = "alice";
+constexpr std::string_view kTokenGroup = "ai-agents";
 
 /// A step of the demo failed; `what()` says which step and why.
 class DemoError : public std::runtime_error {
@@ -156,6 +167,25 @@ bool isExecutable(const fs::path& path) {
   return ::access(path.c_str(), X_OK) == 0;
 }
 
+/// `word` as one shell word: unchanged when it holds only safe characters,
+/// else in single quotes.
+std::string shellWord(const std::string& word) {
+  const bool safe = !word.empty() && word.find_first_not_of(
+                                         "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+                                         "0123456789/._-+=:,@") == std::string::npos;
+  if (safe) return word;
+  std::string quoted = "'";
+  for (char c : word) quoted += c == '\'' ? std::string("'\\''") : std::string(1, c);
+  return quoted + "'";
+}
+
+/// How to run this very binary again: its absolute path, or "pgwarden".
+std::string selfCommand() {
+  std::error_code ec;
+  const fs::path self = fs::read_symlink("/proc/self/exe", ec);
+  return ec || self.empty() ? std::string("pgwarden") : shellWord(self.string());
+}
+
 // ---------------------------------------------------------------------------
 // The demo
 
@@ -181,7 +211,13 @@ class Demo {
   void loadSchema();
   void checkUpstreamLogin();
   void makeCertificates();
+  void makeDevIssuerKey();
+  uint16_t pickHttpPort() const;
   void writeGatewayConfig();
+  void publishConfigPath();
+  std::string devIssuerUrl() const {
+    return "http://127.0.0.1:" + std::to_string(http_port_) + "/dev-issuer";
+  }
   /// chown to the postgres user when we are root.
   void giveToPostgres(std::string_view step, const fs::path& path) const;
   /// Copies a file into the data directory, 0600, owned by the server's user.
@@ -209,7 +245,9 @@ class Demo {
   uid_t pg_uid_ = 0;
   gid_t pg_gid_ = 0;
   uint16_t pg_port_ = 0;
+  uint16_t http_port_ = 0;
   bool start_attempted_ = false;
+  bool config_published_ = false;
   std::string app_password_ = randomPassword(32);
   std::string demo_password_ = randomPassword(16);
   std::string customer_count_;
@@ -407,7 +445,7 @@ void Demo::startPostgres() {
   constexpr std::string_view step = "starting PostgreSQL (pg_ctl start)";
   for (int attempt = 1;; ++attempt) {
     pg_port_ = tryBindLoopback(0);
-    if (pg_port_ == options_.gateway_port) continue;
+    if (pg_port_ == options_.gateway_port || pg_port_ == http_port_) continue;
     if (pg_port_ == 0) fail(step, "cannot find a free TCP port on 127.0.0.1");
     // The demo CA's server certificate serves both legs: clients -> gateway
     // and gateway -> PostgreSQL (verify-full).
@@ -531,12 +569,50 @@ void Demo::makeCertificates() {
   }
 }
 
+void Demo::makeDevIssuerKey() {
+  constexpr std::string_view step = "generating the dev issuer's signing key (openssl)";
+  // A new key on every start, in the 0700 secrets directory; a kept work dir
+  // does not keep old tokens valid.
+  const fs::path key = dir_ / kDevIssuerKeyFile;
+  std::error_code ignored;
+  fs::remove(key, ignored);
+  run(step, {.argv = {"openssl", "genpkey", "-algorithm", "ed25519", "-out", key.string()},
+             .cwd = dir_.string(),
+             .timeout = 60s});
+  if (::chmod(key.c_str(), 0600) != 0) {
+    fail(step, "chmod " + key.string() + ": " + errnoText(errno));
+  }
+}
+
+uint16_t Demo::pickHttpPort() const {
+  const unsigned preferred = unsigned{options_.gateway_port} + kHttpPortOffset;
+  if (preferred <= 65535 && tryBindLoopback(static_cast<uint16_t>(preferred)) != 0) {
+    return static_cast<uint16_t>(preferred);
+  }
+  for (int attempt = 0; attempt < 10; ++attempt) {
+    const uint16_t port = tryBindLoopback(0);
+    if (port != 0 && port != options_.gateway_port) return port;
+  }
+  fail("choosing a port for the HTTP control plane", "cannot find a free TCP port on 127.0.0.1");
+}
+
+void Demo::publishConfigPath() {
+  if (auto st = demo::publishCurrentConfig(configPath().string()); !st) {
+    std::cerr << "pgwarden demo: " << st.error().message
+              << "; `pgwarden token mint --demo` will not find this demo, use --config "
+              << configPath().string() << " instead\n";
+    return;
+  }
+  config_published_ = true;
+}
+
 void Demo::writeGatewayConfig() {
   writeFile(dir_ / kSecretFile, app_password_, 0600);
   std::ostringstream yaml;
   yaml << "# Written by `pgwarden demo`. Paths are relative to this file's directory.\n"
        << "listen:\n"
        << "  postgres: \"127.0.0.1:" << options_.gateway_port << "\"\n"
+       << "  http: \"127.0.0.1:" << http_port_ << "\"      # control plane: the dev issuer's keys\n"
        << "log_level: info\n"
        << "timeouts:\n"
        << "  startup: 10s\n"
@@ -552,6 +628,18 @@ void Demo::writeGatewayConfig() {
        << "    - name: " << kDemoUser << "\n"
        << "      password: \"" << demo_password_ << "\"\n"
        << "      groups: [demo]\n"
+       << "  # A development OIDC issuer, so that tokens can be tried without an identity\n"
+       << "  # provider: the gateway serves its public key on listen.http, and\n"
+       << "  # `pgwarden token mint --demo` signs tokens with the private key. Whoever can\n"
+       << "  # read that key can mint tokens: for local development only.\n"
+       << "  dev_issuer:\n"
+       << "    key: " << kDevIssuerKeyFile << "\n"
+       << "    audience: " << kDevIssuerAudience << "\n"
+       << "    token_lifetime: " << kDevTokenLifetime << "\n"
+       << "  # The issuers whose tokens are accepted: here only the dev issuer above.\n"
+       << "  oidc:\n"
+       << "    - issuer: \"" << devIssuerUrl() << "\"\n"
+       << "      audience: " << kDevIssuerAudience << "\n"
        << "connections:\n"
        << "  " << kDatabase << ":\n"
        << "    host: 127.0.0.1\n"
@@ -579,12 +667,15 @@ void Demo::setUp() {
          "127.0.0.1:" + std::to_string(options_.gateway_port) +
              " is already in use; stop what listens there or choose another port");
   }
+  http_port_ = pickHttpPort();
   findBinaries();
   makeWorkDir();
   prepareForPostgresUser();
   initCluster();
   std::cout << "demo: generating a demo CA and a server certificate for localhost\n" << std::flush;
   makeCertificates();
+  std::cout << "demo: generating the dev OIDC issuer's signing key\n" << std::flush;
+  makeDevIssuerKey();
   startPostgres();
   createRoleAndDatabase();
   loadSchema();
@@ -594,6 +685,7 @@ void Demo::setUp() {
   } catch (const DemoError& e) {
     fail("writing the gateway config", e.what());
   }
+  publishConfigPath();
 }
 
 void Demo::printBanner() const {
@@ -611,12 +703,21 @@ void Demo::printBanner() const {
        << "  config    " << configPath().string() << "\n"
        << "  upstream  the gateway logs in as " << kAppRole << "; that password stays in "
        << (dir_ / kSecretFile).string() << "\n"
+       << "  identity  the local user " << kDemoUser << ", and OIDC tokens from the dev issuer "
+       << devIssuerUrl() << "\n"
+       << "            (keys: " << devIssuerUrl()
+       << "/jwks.json; signing key: " << (dir_ / kDevIssuerKeyFile).string() << ")\n"
        << "\n"
-       << "Connect through the gateway:\n"
+       << "Connect through the gateway as " << kDemoUser << ":\n"
        << "  psql \"" << conninfo << " sslmode=require\"\n"
        << "or, checking the gateway's certificate:\n"
        << "  psql \"" << conninfo
        << " sslmode=verify-full sslrootcert=" << (dir_ / "certs" / "ca.crt").string() << "\"\n"
+       << "or with a short-lived OIDC token (" << kDevTokenLifetime << ") from the dev issuer, as "
+       << kTokenSubject << " in group " << kTokenGroup << ":\n"
+       << "  psql \"host=127.0.0.1 port=" << port << " dbname=" << kDatabase
+       << " user=" << kTokenSubject << " sslmode=require password=$(" << selfCommand()
+       << " token mint --demo --sub " << kTokenSubject << " --groups " << kTokenGroup << ")\"\n"
        << "\n"
        << "Try:\n"
        << "  SELECT id, full_name, email, ssn, card_number FROM customers ORDER BY id LIMIT 5;\n"
@@ -637,6 +738,7 @@ void Demo::printBanner() const {
 
 bool Demo::tearDown() noexcept {
   bool ok = true;
+  if (config_published_) demo::withdrawCurrentConfig(configPath().string());
   try {
     const fs::path pid_file = dataDir() / "postmaster.pid";
     if (start_attempted_ && !fs::exists(pid_file)) {

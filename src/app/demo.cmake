@@ -3,7 +3,8 @@
 # Included from src/app/CMakeLists.txt:
 #   include(${CMAKE_CURRENT_SOURCE_DIR}/demo.cmake)
 #   pgw_add_demo(pgwarden)
-# pgw_add_demo(<target>) adds demo.cc and demo_process.cc to <target> with the generated
+# pgw_add_demo(<target>) adds demo.cc, demo_process.cc and demo_pointer.cc (the
+# running demo's config path, read by `token mint --demo`) to <target> with the generated
 # header <build>/src/app/generated/app/demo_schema_sql.h (a C++ raw string
 # `pgw::app::kDemoSchemaSql`), regenerated whenever demo_schema.sql changes.
 #
@@ -44,6 +45,6 @@ function(pgw_add_demo target)
     COMMENT "Embedding demo_schema.sql"
     VERBATIM)
   target_sources(${target} PRIVATE "${PGW_DEMO_DIR}/demo.cc" "${PGW_DEMO_DIR}/demo_process.cc"
-                                   "${header}")
+                                   "${PGW_DEMO_DIR}/demo_pointer.cc" "${header}")
   target_include_directories(${target} PRIVATE "${generated_dir}")
 endfunction()

@@ -6,6 +6,7 @@
 #include <iostream>
 #include <string>
 
+#include "api/http_server.h"
 #include "app/demo.h"
 #include "app/token_cli.h"
 #include "common/log.h"
@@ -36,7 +37,19 @@ int serve(const std::string& config_path) {
     std::fprintf(stderr, "pgwarden: %s\n", st.error().message.c_str());
     return 3;
   }
-  return server.run();
+  // The HTTP port opens only when a feature needs it (today: the development
+  // issuer's discovery and JWKS). It starts before the proxy so the gateway's
+  // own first key fetch finds it.
+  pgw::api::HttpServer http(*config);
+  if ((*config)->identity.dev_issuer) {
+    if (auto st = http.start(); !st) {
+      std::fprintf(stderr, "pgwarden: %s\n", st.error().message.c_str());
+      return 3;
+    }
+  }
+  int rc = server.run();
+  http.stop();
+  return rc;
 }
 
 }  // namespace

@@ -11,7 +11,10 @@
 #include <cstring>
 #include <iostream>
 #include <optional>
+#include <random>
 
+#include "app/demo_pointer.h"
+#include "auth/jwt_sign.h"
 #include "auth/service_token.h"
 #include "config/config.h"
 
@@ -196,10 +199,167 @@ int revoke(const TokenCommandState& state, const std::string& path, std::ostream
   return kOk;
 }
 
+// --- mint -----------------------------------------------------------------
+
+/// Longest --sub, --name or group accepted for a minted token.
+constexpr size_t kMaxClaimBytes = 255;
+
+/// "15m", "90s", "2h": the largest unit that divides `d` evenly.
+std::string formatDuration(std::chrono::milliseconds d) {
+  const int64_t ms = d.count();
+  if (ms != 0 && ms % 86'400'000 == 0) return fmt::format("{}d", ms / 86'400'000);
+  if (ms != 0 && ms % 3'600'000 == 0) return fmt::format("{}h", ms / 3'600'000);
+  if (ms != 0 && ms % 60'000 == 0) return fmt::format("{}m", ms / 60'000);
+  if (ms != 0 && ms % 1'000 == 0) return fmt::format("{}s", ms / 1'000);
+  return fmt::format("{}ms", ms);
+}
+
+/// Empty when `value` may go into a claim; otherwise what is wrong with it.
+std::string claimProblem(std::string_view value) {
+  if (value.empty()) return "must not be empty";
+  if (value.size() > kMaxClaimBytes) {
+    return fmt::format("is longer than {} bytes", kMaxClaimBytes);
+  }
+  for (char c : value) {
+    const auto u = static_cast<unsigned char>(c);
+    if (u < 0x20 || u == 0x7f) return "must not contain control characters";
+  }
+  return {};
+}
+
+/// 128 random bits as hex, for `jti` (unique, not secret).
+std::string randomJwtId() {
+  std::random_device device;
+  std::string id;
+  for (int i = 0; i < 4; ++i) id += fmt::format("{:08x}", static_cast<uint32_t>(device()));
+  return id;
+}
+
+/// What to add to a config so that `token mint` works with it.
+std::string devIssuerExample(const config::Config& cfg) {
+  return fmt::format(
+      "  identity:\n"
+      "    dev_issuer:\n"
+      "      key: certs/dev-issuer.pem   # openssl genpkey -algorithm ed25519 -out "
+      "certs/dev-issuer.pem\n"
+      "    oidc:\n"
+      "      - {{ issuer: \"{}\", audience: pgwarden }}\n",
+      config::devIssuerUrl(cfg));
+}
+
+int mint(const TokenCommandState& state, std::ostream& out, std::ostream& err, TimePoint now) {
+  if (state.demo == !state.config_path.empty()) {
+    err << "pgwarden: token mint: pass either --config F or --demo (the config of the running "
+           "`pgwarden demo`)\n";
+    return kBadInput;
+  }
+  std::string config_path = state.config_path;
+  if (state.demo) {
+    auto current = demo::readCurrentConfig();
+    if (!current) {
+      err << "pgwarden: token mint --demo: " << current.error().message << "\n";
+      return kBadInput;
+    }
+    config_path = *current;
+  }
+  auto loaded = config::loadConfig(config_path);
+  if (!loaded) {
+    err << "pgwarden: " << loaded.error().message << "\n";
+    return kBadInput;
+  }
+  const config::Config& cfg = **loaded;
+  if (!cfg.identity.dev_issuer) {
+    err << "pgwarden: " << config_path
+        << " has no development issuer to mint tokens with; set identity.dev_issuer (for local "
+           "development only: whoever can read its key can mint tokens), and trust it under "
+           "identity.oidc, e.g.\n"
+        << devIssuerExample(cfg);
+    return kBadInput;
+  }
+  const config::DevIssuer& dev = *cfg.identity.dev_issuer;
+
+  if (std::string why = claimProblem(state.subject); !why.empty()) {
+    err << "pgwarden: --sub: " << why << "\n";
+    return kBadInput;
+  }
+  if (!state.display_name.empty()) {
+    if (std::string why = claimProblem(state.display_name); !why.empty()) {
+      err << "pgwarden: --name: " << why << "\n";
+      return kBadInput;
+    }
+  }
+  for (const auto& group : state.groups) {
+    if (std::string why = claimProblem(group); !why.empty()) {
+      err << "pgwarden: --groups: a group name " << why
+          << (group.empty() ? " (look for ',,' or a trailing ',')" : "") << "\n";
+      return kBadInput;
+    }
+  }
+
+  std::chrono::milliseconds ttl = dev.token_lifetime;
+  if (!state.ttl.empty()) {
+    auto d = config::parseDuration(state.ttl);
+    if (!d) {
+      err << "pgwarden: --ttl: " << d.error().message << "\n";
+      return kBadInput;
+    }
+    if (*d < std::chrono::seconds(1)) {
+      err << "pgwarden: --ttl: must be at least 1s\n";
+      return kBadInput;
+    }
+    if (*d > dev.token_lifetime) {
+      err << "pgwarden: --ttl: " << formatDuration(*d)
+          << " is longer than identity.dev_issuer.token_lifetime ("
+          << formatDuration(dev.token_lifetime) << ") in " << config_path
+          << "; mint a shorter-lived token or raise that setting\n";
+      return kBadInput;
+    }
+    ttl = *d;
+  }
+
+  auto key = auth::Ed25519SigningKey::loadPemFile(dev.key_file);
+  if (!key) {
+    err << "pgwarden: identity.dev_issuer.key: " << key.error().message << "\n";
+    return kFailed;
+  }
+  auth::DevTokenClaims claims;
+  claims.issuer = config::devIssuerUrl(cfg);
+  claims.audience = dev.audience;
+  claims.subject = state.subject;
+  claims.groups = state.groups;
+  claims.preferred_username = state.display_name.empty() ? state.subject : state.display_name;
+  claims.issued_at = std::chrono::floor<std::chrono::seconds>(now);
+  claims.lifetime = std::chrono::duration_cast<std::chrono::seconds>(ttl);
+  claims.jwt_id = randomJwtId();
+  auto token = auth::signJwt(auth::toJson(claims), *key, auth::keyIdFor(*key));
+  if (!token) {
+    err << "pgwarden: cannot sign the token: " << token.error().message << "\n";
+    return kFailed;
+  }
+
+  out << *token << "\n" << std::flush;
+  err << fmt::format(
+      "pgwarden: minted a token for {} (groups: {}) from the dev issuer {}; valid "
+      "until {} ({})\n",
+      claims.subject, claims.groups.empty() ? "none" : join(claims.groups, ", "), claims.issuer,
+      auth::formatUtcTime(claims.issued_at + claims.lifetime), formatDuration(ttl));
+  const bool trusted =
+      std::any_of(cfg.identity.oidc.begin(), cfg.identity.oidc.end(),
+                  [&](const config::OidcIssuer& o) { return o.issuer == claims.issuer; });
+  if (!trusted) {
+    err << "pgwarden: warning: identity.oidc in " << config_path << " does not list "
+        << claims.issuer << ", so the gateway will refuse this token; trust the dev issuer with\n"
+        << "  identity:\n    oidc:\n      - { issuer: \"" << claims.issuer
+        << "\", audience: " << dev.audience << " }\n";
+  }
+  return kOk;
+}
+
 }  // namespace
 
 void addTokenCommands(CLI::App& app, TokenCommandState& state) {
-  state.token = app.add_subcommand("token", "Manage service tokens (identity.tokens.store)");
+  state.token = app.add_subcommand(
+      "token", "Manage service tokens (identity.tokens.store); mint dev OIDC tokens");
   state.token->require_subcommand(1);
 
   state.create = state.token->add_subcommand(
@@ -218,6 +378,24 @@ void addTokenCommands(CLI::App& app, TokenCommandState& state) {
   state.revoke = state.token->add_subcommand("revoke", "Revoke a service token");
   state.revoke->add_option("-c,--config", state.config_path, "Path to the YAML config")->required();
   state.revoke->add_option("--name", state.name, "Name of the token to revoke")->required();
+
+  state.mint = state.token->add_subcommand(
+      "mint",
+      "Print a short-lived OIDC JWT signed by the development issuer (identity.dev_issuer)");
+  auto* config_opt =
+      state.mint->add_option("-c,--config", state.config_path, "Path to the YAML config");
+  auto* demo_opt = state.mint->add_flag(
+      "--demo", state.demo, "Use the config of the `pgwarden demo` running as this user");
+  config_opt->excludes(demo_opt);
+  state.mint->add_option("--sub", state.subject, "Subject (the `sub` claim), e.g. alice")
+      ->required();
+  state.mint->add_option("--groups", state.groups, "Groups, comma-separated (e.g. ai-agents,dev)")
+      ->delimiter(',');
+  state.mint->add_option("--ttl", state.ttl,
+                         "Lifetime such as 5m (default and maximum: "
+                         "identity.dev_issuer.token_lifetime)");
+  state.mint->add_option("--name", state.display_name,
+                         "Display name (the `preferred_username` claim; default: the subject)");
 }
 
 int runTokenCommand(const TokenCommandState& state) {
@@ -229,8 +407,9 @@ int runTokenCommand(const TokenCommandState& state, std::ostream& out, std::ostr
   const bool create_parsed = state.create != nullptr && state.create->parsed();
   const bool list_parsed = state.list != nullptr && state.list->parsed();
   const bool revoke_parsed = state.revoke != nullptr && state.revoke->parsed();
+  if (state.mint != nullptr && state.mint->parsed()) return mint(state, out, err, now);
   if (!create_parsed && !list_parsed && !revoke_parsed) {
-    err << "pgwarden: token: expected one of create, list, revoke\n";
+    err << "pgwarden: token: expected one of create, list, revoke, mint\n";
     return kBadInput;
   }
   int code = kOk;

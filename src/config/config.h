@@ -11,6 +11,7 @@
 #include <cstdint>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -125,8 +126,22 @@ struct TokenExpiry {
   std::chrono::milliseconds hard_limit{8 * 3600 * 1000};
 };
 
+/// The development issuer (`identity.dev_issuer`): the gateway publishes the
+/// public half of `key_file` under devIssuerUrl() (discovery and JWKS on the
+/// HTTP port), and `pgwarden token mint` signs short-lived JWTs with it, so the
+/// OIDC path can be tried without an identity provider. For local development:
+/// anyone who can read the key file can mint tokens for any subject and
+/// groups. Its tokens are accepted only when `identity.oidc` also lists
+/// devIssuerUrl() as an issuer (nothing is trusted implicitly).
+struct DevIssuer {
+  std::string key_file;               ///< Ed25519 private key, PEM; absolute, readable at load
+  std::string audience = "pgwarden";  ///< `aud` of minted tokens
+  std::chrono::milliseconds token_lifetime{15 * 60 * 1000};  ///< default and longest `--ttl`
+};
+
 struct Identity {
   std::vector<OidcIssuer> oidc;
+  std::optional<DevIssuer> dev_issuer;
   ServiceTokens tokens;
   ClientCertificates client_certificates;
   TokenExpiry token_expiry;
@@ -161,6 +176,13 @@ struct Config {
   const Connection* findConnection(const std::string& name) const;
   const LocalUser* findUser(const std::string& name) const;
 };
+
+/// The dev issuer's `iss`: "http://<listen.http>/dev-issuer", with a wildcard
+/// listen host (0.0.0.0, ::) replaced by the loopback address of its family,
+/// e.g. "http://127.0.0.1:8080/dev-issuer". Meaningful when
+/// `identity.dev_issuer` is set (the loader then checks that listen.http is a
+/// loopback or wildcard address).
+std::string devIssuerUrl(const Config& config);
 
 /// Parses YAML text. `base_dir` resolves relative file paths (certs,
 /// `${file:...}`). Errors: message "config: <key path>: <problem>".

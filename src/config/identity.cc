@@ -425,6 +425,97 @@ void readClientCertificates(const Context& ctx, const YAML::Node& node, const st
   }
 }
 
+// --- identity.dev_issuer --------------------------------------------------
+
+/// Longest `identity.dev_issuer.token_lifetime`: its tokens are meant to be short-lived.
+constexpr std::chrono::hours kMaxDevTokenLifetime{24};
+
+/// "15m", "90s", "1500ms": the largest unit that divides `d` evenly.
+std::string formatDuration(std::chrono::milliseconds d) {
+  const int64_t ms = d.count();
+  if (ms != 0 && ms % 86'400'000 == 0) return fmt::format("{}d", ms / 86'400'000);
+  if (ms != 0 && ms % 3'600'000 == 0) return fmt::format("{}h", ms / 3'600'000);
+  if (ms != 0 && ms % 60'000 == 0) return fmt::format("{}m", ms / 60'000);
+  if (ms != 0 && ms % 1'000 == 0) return fmt::format("{}s", ms / 1'000);
+  return fmt::format("{}ms", ms);
+}
+
+std::string lowerCase(std::string_view s) {
+  std::string out(s);
+  std::transform(out.begin(), out.end(), out.begin(),
+                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  return out;
+}
+
+/// The listen host as written in a URL: IPv6 in brackets.
+std::string urlHost(const std::string& host) {
+  return host.find(':') != std::string::npos ? "[" + host + "]" : host;
+}
+
+void readDevIssuer(const Context& ctx, const YAML::Node& node, const std::string& path,
+                   Config& cfg) {
+  MapReader m(node, path, {"key", "audience", "token_lifetime"});
+  DevIssuer dev;
+  if (!m.has("key")) {
+    failAt(m.pathOf("key"),
+           "is required: the dev issuer's Ed25519 private key (PEM), e.g. certs/dev-issuer.pem; "
+           "create it with: openssl genpkey -algorithm ed25519 -out certs/dev-issuer.pem");
+  }
+  dev.key_file = readFilePath(ctx, m.get("key"), m.pathOf("key"));
+  if (m.has("audience")) dev.audience = readString(ctx, m.get("audience"), m.pathOf("audience"));
+  if (m.has("token_lifetime")) {
+    dev.token_lifetime =
+        readDuration(ctx, m.get("token_lifetime"), m.pathOf("token_lifetime"), false);
+    if (dev.token_lifetime < std::chrono::seconds(1) || dev.token_lifetime > kMaxDevTokenLifetime) {
+      failAt(m.pathOf("token_lifetime"),
+             fmt::format("must be between 1s and {}h (got {}): the dev issuer's tokens are meant "
+                         "to be short-lived",
+                         kMaxDevTokenLifetime.count(), formatDuration(dev.token_lifetime)));
+    }
+  }
+
+  // The issuer URL is plain http:// on the HTTP port, which identity.oidc
+  // accepts only for a loopback host.
+  const std::string host = lowerCase(cfg.listen_http.host);
+  static constexpr std::array<std::string_view, 5> kLocal = {"127.0.0.1", "::1", "localhost",
+                                                             "0.0.0.0", "::"};
+  if (std::find(kLocal.begin(), kLocal.end(), host) == kLocal.end()) {
+    failAt(path, fmt::format("needs listen.http on a loopback or wildcard address (127.0.0.1, "
+                             "[::1], localhost, 0.0.0.0, [::]), not {}:{}: the dev issuer is "
+                             "served over plain HTTP on that port and is for local development",
+                             urlHost(cfg.listen_http.host), cfg.listen_http.port));
+  }
+  cfg.identity.dev_issuer = std::move(dev);
+}
+
+/// An identity.oidc entry for the dev issuer must accept what it mints.
+void checkDevIssuerEntry(const std::string& oidc_path, Config& cfg) {
+  const DevIssuer& dev = *cfg.identity.dev_issuer;
+  const std::string url = devIssuerUrl(cfg);
+  for (size_t i = 0; i < cfg.identity.oidc.size(); ++i) {
+    const OidcIssuer& iss = cfg.identity.oidc[i];
+    if (iss.issuer != url) continue;
+    const std::string path = indexPath(oidc_path, i);
+    if (iss.audience != dev.audience) {
+      failAt(childPath(path, "audience"),
+             fmt::format("is '{}', but the dev issuer {} mints tokens for '{}' "
+                         "(identity.dev_issuer.audience); make the two equal",
+                         iss.audience, url, dev.audience));
+    }
+    if (std::find(iss.algorithms.begin(), iss.algorithms.end(), "EdDSA") == iss.algorithms.end()) {
+      failAt(childPath(path, "algorithms"),
+             fmt::format("must include EdDSA: the dev issuer {} signs with Ed25519", url));
+    }
+    if (iss.max_token_lifetime.count() > 0 && iss.max_token_lifetime < dev.token_lifetime) {
+      failAt(
+          childPath(path, "max_token_lifetime"),
+          fmt::format("is {}, shorter than identity.dev_issuer.token_lifetime ({}): the dev "
+                      "issuer's tokens would be refused; raise it or lower token_lifetime",
+                      formatDuration(iss.max_token_lifetime), formatDuration(dev.token_lifetime)));
+    }
+  }
+}
+
 // --- identity (the rest) --------------------------------------------------
 
 /// `{subject}`, `{method}` and `{client_app}` are the only placeholders, and
@@ -476,11 +567,15 @@ void readTokenExpiry(const Context& ctx, const YAML::Node& node, const std::stri
 
 void readIdentity(const Context& ctx, const YAML::Node& node, Config& cfg) {
   MapReader m(node, "identity",
-              {"users", "oidc", "tokens", "client_certificates", "token_expiry",
+              {"users", "oidc", "dev_issuer", "tokens", "client_certificates", "token_expiry",
                "allow_plaintext_tokens", "application_name", "max_auth_failures_per_minute"});
   Identity& id = cfg.identity;
   readUsers(ctx, m.get("users"), m.pathOf("users"), cfg);
   readOidc(ctx, m.get("oidc"), m.pathOf("oidc"), id);
+  if (m.has("dev_issuer")) {
+    readDevIssuer(ctx, m.get("dev_issuer"), m.pathOf("dev_issuer"), cfg);
+    checkDevIssuerEntry(m.pathOf("oidc"), cfg);
+  }
   if (m.has("tokens")) readTokens(ctx, m.get("tokens"), m.pathOf("tokens"), id.tokens);
   if (m.has("client_certificates")) {
     readClientCertificates(ctx, m.get("client_certificates"), m.pathOf("client_certificates"),
@@ -503,3 +598,20 @@ void readIdentity(const Context& ctx, const YAML::Node& node, Config& cfg) {
 }
 
 }  // namespace pgw::config::detail
+
+namespace pgw::config {
+
+std::string devIssuerUrl(const Config& config) {
+  const std::string& host = config.listen_http.host;
+  std::string url_host;
+  if (host.empty() || host == "0.0.0.0") {
+    url_host = "127.0.0.1";
+  } else if (host == "::") {
+    url_host = "[::1]";
+  } else {
+    url_host = host.find(':') != std::string::npos ? "[" + host + "]" : host;
+  }
+  return fmt::format("http://{}:{}/dev-issuer", url_host, config.listen_http.port);
+}
+
+}  // namespace pgw::config

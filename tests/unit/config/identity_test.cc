@@ -34,8 +34,8 @@ tls:
 class IdentityConfigTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    for (const char* f :
-         {"certs/server.crt", "certs/server.key", "certs/clients-ca.pem", "certs/idp-ca.pem"}) {
+    for (const char* f : {"certs/server.crt", "certs/server.key", "certs/clients-ca.pem",
+                          "certs/idp-ca.pem", "certs/dev-issuer.pem"}) {
       dir_.write(f, "-----BEGIN PLACEHOLDER-----\n");
     }
     dir_.write("data/.keep", "");
@@ -328,6 +328,42 @@ TEST_F(IdentityConfigTest, ErrorsNameTheKeyPath) {
       {"jwks min refetch zero", issuer("      jwks_min_refetch: 0s\n"),
        "identity.oidc[0].jwks_min_refetch: ", "greater than 0"},
 
+      // identity.dev_issuer (listen.http is the default 127.0.0.1:8080).
+      {"dev issuer without key", "  dev_issuer: { audience: pgwarden }\n",
+       "identity.dev_issuer.key: ", "openssl genpkey -algorithm ed25519"},
+      {"dev issuer key missing", "  dev_issuer: { key: certs/nope.pem }\n",
+       "identity.dev_issuer.key: ", "No such file"},
+      {"dev issuer unknown key", "  dev_issuer: { key: certs/dev-issuer.pem, issuer: x }\n",
+       "identity.dev_issuer.issuer: ", "unknown key"},
+      {"dev issuer empty audience", "  dev_issuer: { key: certs/dev-issuer.pem, audience: '' }\n",
+       "identity.dev_issuer.audience: ", "must not be empty"},
+      {"dev token lifetime zero",
+       "  dev_issuer: { key: certs/dev-issuer.pem, token_lifetime: 0 }\n",
+       "identity.dev_issuer.token_lifetime: ", "greater than 0"},
+      {"dev token lifetime too short",
+       "  dev_issuer: { key: certs/dev-issuer.pem, token_lifetime: 500ms }\n",
+       "identity.dev_issuer.token_lifetime: ", "between 1s and 24h (got 500ms)"},
+      {"dev token lifetime too long",
+       "  dev_issuer: { key: certs/dev-issuer.pem, token_lifetime: 2d }\n",
+       "identity.dev_issuer.token_lifetime: ", "between 1s and 24h (got 2d)"},
+      {"dev issuer entry with another audience",
+       "  dev_issuer: { key: certs/dev-issuer.pem }\n"
+       "  oidc:\n    - { issuer: 'http://127.0.0.1:8080/dev-issuer', audience: other }\n",
+       "identity.oidc[0].audience: ",
+       "is 'other', but the dev issuer http://127.0.0.1:8080/dev-issuer mints tokens for "
+       "'pgwarden'"},
+      {"dev issuer entry without EdDSA",
+       "  dev_issuer: { key: certs/dev-issuer.pem }\n"
+       "  oidc:\n    - { issuer: 'http://127.0.0.1:8080/dev-issuer', audience: pgwarden,\n"
+       "        algorithms: [ES256] }\n",
+       "identity.oidc[0].algorithms: ", "must include EdDSA"},
+      {"dev issuer entry lifetime too short",
+       "  dev_issuer: { key: certs/dev-issuer.pem, token_lifetime: 1h }\n"
+       "  oidc:\n    - { issuer: 'http://127.0.0.1:8080/dev-issuer', audience: pgwarden,\n"
+       "        max_token_lifetime: 30m }\n",
+       "identity.oidc[0].max_token_lifetime: ",
+       "is 30m, shorter than identity.dev_issuer.token_lifetime (1h)"},
+
       // identity.tokens.
       {"tokens without store", "  tokens: {}\n", "identity.tokens.store: ", "is required"},
       {"tokens unknown key", "  tokens: { file: x }\n", "identity.tokens.file: ", "unknown key"},
@@ -363,6 +399,80 @@ TEST_F(IdentityConfigTest, ErrorsNameTheKeyPath) {
     EXPECT_EQ(msg.rfind("config: " + c.prefix, 0), 0u) << msg;
     EXPECT_NE(msg.find(c.contains), std::string::npos) << msg;
   }
+}
+
+TEST_F(IdentityConfigTest, DevIssuerRoundTrips) {
+  auto r = parse(R"(
+listen: { http: "127.0.0.1:8240" }
+identity:
+  dev_issuer:
+    key: certs/dev-issuer.pem
+    audience: gw-dev
+    token_lifetime: 1h
+  oidc:
+    - { issuer: "http://127.0.0.1:8240/dev-issuer", audience: gw-dev, max_token_lifetime: 1h }
+)" + std::string(kConnections));
+  ASSERT_TRUE(r.ok()) << r.error().message;
+  const Config& c = **r;
+  ASSERT_TRUE(c.identity.dev_issuer.has_value());
+  EXPECT_EQ(c.identity.dev_issuer->key_file, abs("certs/dev-issuer.pem"));
+  EXPECT_EQ(c.identity.dev_issuer->audience, "gw-dev");
+  EXPECT_EQ(c.identity.dev_issuer->token_lifetime, milliseconds(3600 * 1000));
+  EXPECT_EQ(devIssuerUrl(c), "http://127.0.0.1:8240/dev-issuer");
+  ASSERT_EQ(c.identity.oidc.size(), 1u);
+  EXPECT_EQ(c.identity.oidc[0].issuer, devIssuerUrl(c));
+}
+
+TEST_F(IdentityConfigTest, DevIssuerDefaultsAndIsNotTrustedImplicitly) {
+  auto r =
+      parse("identity:\n  dev_issuer: { key: certs/dev-issuer.pem }\n" + std::string(kConnections));
+  ASSERT_TRUE(r.ok()) << r.error().message;
+  const Identity& id = (*r)->identity;
+  ASSERT_TRUE(id.dev_issuer.has_value());
+  EXPECT_EQ(id.dev_issuer->audience, "pgwarden");
+  EXPECT_EQ(id.dev_issuer->token_lifetime, milliseconds(15 * 60 * 1000));
+  EXPECT_EQ(devIssuerUrl(**r), "http://127.0.0.1:8080/dev-issuer");
+  // Trust is what identity.oidc lists, and it lists nothing here.
+  EXPECT_TRUE(id.oidc.empty());
+
+  auto none = parse(kConnections);
+  ASSERT_TRUE(none.ok()) << none.error().message;
+  EXPECT_FALSE((*none)->identity.dev_issuer.has_value());
+}
+
+TEST_F(IdentityConfigTest, DevIssuerUrlFollowsListenHttp) {
+  const struct {
+    const char* listen;
+    const char* url;
+  } cases[] = {
+      {"127.0.0.1:9000", "http://127.0.0.1:9000/dev-issuer"},
+      {"0.0.0.0:9000", "http://127.0.0.1:9000/dev-issuer"},
+      {":9000", "http://127.0.0.1:9000/dev-issuer"},
+      {"[::1]:9000", "http://[::1]:9000/dev-issuer"},
+      {"[::]:9000", "http://[::1]:9000/dev-issuer"},
+      {"localhost:9000", "http://localhost:9000/dev-issuer"},
+  };
+  for (const auto& c : cases) {
+    SCOPED_TRACE(c.listen);
+    auto r =
+        parse(std::string("listen: { http: \"") + c.listen +
+              "\" }\nidentity:\n  dev_issuer: { key: certs/dev-issuer.pem }\n" +
+              "  oidc:\n    - { issuer: \"" + c.url + "\", audience: pgwarden }\n" + kConnections);
+    ASSERT_TRUE(r.ok()) << r.error().message;
+    EXPECT_EQ(devIssuerUrl(**r), c.url);
+  }
+}
+
+TEST_F(IdentityConfigTest, DevIssuerNeedsALocalHttpListener) {
+  auto r = parse(
+      "listen: { http: \"10.1.2.3:8080\" }\n"
+      "identity:\n  dev_issuer: { key: certs/dev-issuer.pem }\n" +
+      std::string(kConnections));
+  ASSERT_FALSE(r.ok());
+  const std::string& msg = r.error().message;
+  EXPECT_EQ(msg.rfind("config: identity.dev_issuer: needs listen.http on a loopback", 0), 0u)
+      << msg;
+  EXPECT_NE(msg.find("not 10.1.2.3:8080"), std::string::npos) << msg;
 }
 
 TEST_F(IdentityConfigTest, ClientCertificatesErrorNamesBothKeys) {
