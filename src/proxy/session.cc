@@ -13,7 +13,11 @@ namespace {
 
 using namespace asio::experimental::awaitable_operators;
 using Clock = std::chrono::steady_clock;
-constexpr size_t kDefaultBuffer = 64 * 1024;
+/// Receive buffers start small, so a thousand idle sessions cost little; a
+/// larger message grows one for as long as it needs, then it shrinks back.
+/// Client traffic is mostly small statements; results stream through 16 KiB.
+constexpr size_t kClientBuffer = 8 * 1024;
+constexpr size_t kServerBuffer = 16 * 1024;
 constexpr size_t kMaxStartupPacket = 10000;
 /// Messages before authentication completes are small (a JWT is at most
 /// 16 KiB); an unauthenticated client cannot make the gateway buffer more.
@@ -75,7 +79,7 @@ ClientSession::ClientSession(Worker& worker, std::shared_ptr<const GatewayState>
       config_(*state_->config),
       id_(id),
       client_(std::move(socket)),
-      client_buf_(kDefaultBuffer),
+      client_buf_(kClientBuffer),
       backend_relay_(config_.max_message_size, *this),
       frontend_relay_(config_.max_message_size, *this),
       phase_deadline_(client_.socket().get_executor()),
@@ -506,7 +510,7 @@ awaitable<void> ClientSession::pumpClient() {
       co_return;
     }
     client_buf_.reserve(std::max(step->needed, client_buf_.size() + 1));
-    if (client_buf_.empty()) client_buf_.shrinkTo(kDefaultBuffer);
+    if (client_buf_.empty()) client_buf_.shrinkTo(kClientBuffer);
     auto [ec, n] = co_await client_.readSome(
         asio::buffer(client_buf_.writable().data(), client_buf_.writable().size()));
     if (ec || n == 0) {
@@ -543,7 +547,7 @@ awaitable<void> ClientSession::pumpServer() {
       co_return;
     }
     buf.reserve(std::max(step->needed, buf.size() + 1));
-    if (buf.empty()) buf.shrinkTo(kDefaultBuffer);
+    if (buf.empty()) buf.shrinkTo(kServerBuffer);
     auto [ec, n] = co_await upstream_->stream().readSome(
         asio::buffer(buf.writable().data(), buf.writable().size()));
     if (ec || n == 0) {
