@@ -17,7 +17,7 @@ using namespace pgw;
 
 struct NullObserver : proxy::BackendObserver {
   void onReadyForQuery(protocol::TxStatus) override {}
-  void onError(const protocol::NoticeFields&) override {}
+  bool onError(const protocol::NoticeFields&, std::string&) override { return false; }
   void onCommandComplete(std::string_view) override {}
 };
 

@@ -93,7 +93,14 @@ Result<RelayStep> BackendRelay::process(Bytes in, OutputPlan& plan) {
         observer_.onReadyForQuery(z->status);
       } else if (auto* e = std::get_if<protocol::ErrorResponse>(&*msg)) {
         filtering_rows_ = false;
-        observer_.onError(e->fields);
+        std::string& out = plan.beginProduced();
+        size_t start = out.size();
+        if (observer_.onError(e->fields, out)) {
+          plan.endProduced(start);
+          forwarded = true;
+        } else {
+          out.resize(start);
+        }
       } else if (auto* c = std::get_if<protocol::CommandComplete>(&*msg)) {
         filtering_rows_ = false;
         observer_.onCommandComplete(c->tag);
@@ -133,10 +140,16 @@ Result<RelayStep> FrontendRelay::process(Bytes in, OutputPlan& plan) {
       return fail(sqlstate::kProtocolViolation,
                   "unexpected password message after authentication completed");
     }
-    if (auto st = observer_.onFrontendMessage(*msg); !st) return st.takeError();
+    std::string& produced = plan.beginProduced();
+    const size_t start = produced.size();
+    auto verdict = observer_.onFrontendMessage(*msg, produced);
+    if (!verdict) return verdict.takeError();
     if (std::holds_alternative<protocol::Terminate>(*msg)) {
       terminated_ = true;
+    } else if (*verdict == FrontendObserver::Verdict::Replace) {
+      plan.endProduced(start);
     } else {
+      produced.resize(start);
       plan.addInput(pos, fr.frame.size);
     }
     pos += fr.frame.size;

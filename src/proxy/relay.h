@@ -68,7 +68,10 @@ class BackendObserver {
  public:
   virtual ~BackendObserver() = default;
   virtual void onReadyForQuery(protocol::TxStatus status) = 0;
-  virtual void onError(const protocol::NoticeFields& fields) = 0;
+  /// An ErrorResponse. Append a whole replacement message to `replacement`
+  /// and return true to send that instead (a denial's own error); return
+  /// false to forward the server's.
+  virtual bool onError(const protocol::NoticeFields& fields, std::string& replacement) = 0;
   virtual void onCommandComplete(std::string_view tag) = 0;
 };
 
@@ -106,8 +109,11 @@ class BackendRelay {
 class FrontendObserver {
  public:
   virtual ~FrontendObserver() = default;
-  /// Every decoded message, before it is forwarded.
-  virtual Status onFrontendMessage(const protocol::FrontendMessage& msg) = 0;
+  enum class Verdict { Forward, Replace };
+  /// Every decoded message, before it is forwarded. Replace: the observer
+  /// appended whole messages to `replacement`, which go upstream instead.
+  virtual Result<Verdict> onFrontendMessage(const protocol::FrontendMessage& msg,
+                                            std::string& replacement) = 0;
 };
 
 class FrontendRelay {

@@ -280,9 +280,9 @@ awaitable<bool> ClientSession::authenticate() {
   // outlive the credential, but never lasts longer than hard_limit.
   const auto& expiry = config_.identity.token_expiry;
   if (expiry.mode == config::TokenExpiry::Mode::HardLimit && subject_.expires_at) {
-    credential_deadline_ = std::chrono::system_clock::now() +
-                           std::chrono::duration_cast<std::chrono::system_clock::duration>(
-                               expiry.hard_limit);
+    credential_deadline_ =
+        std::chrono::system_clock::now() +
+        std::chrono::duration_cast<std::chrono::system_clock::duration>(expiry.hard_limit);
   } else {
     credential_deadline_ = subject_.expires_at;
   }
@@ -561,19 +561,22 @@ awaitable<void> ClientSession::pumpServer() {
 void ClientSession::onReadyForQuery(protocol::TxStatus status) {
   tx_status_ = status;
   if (pending_ready_ > 0) --pending_ready_;
+  if (pending_ready_ == 0) denials_.settle();
   last_activity_ = Clock::now();
 }
 
-void ClientSession::onError(const protocol::NoticeFields& fields) {
+bool ClientSession::onError(const protocol::NoticeFields& fields, std::string& replacement) {
   if (fields.severity() == "FATAL" || fields.severity() == "PANIC") {
     log::info("session {}: connection \"{}\" ended the session: {} {}", id_, connection_->name,
               fields.sqlstate(), fields.message());
   }
+  return denials_.rewrite(fields, replacement);
 }
 
 void ClientSession::onCommandComplete(std::string_view /*tag*/) {}
 
-Status ClientSession::onFrontendMessage(const protocol::FrontendMessage& msg) {
+Result<FrontendObserver::Verdict> ClientSession::onFrontendMessage(
+    const protocol::FrontendMessage& msg, std::string& replacement) {
   // A new statement with nothing in flight is a statement boundary: the place
   // where a session whose credential expired ends, without cutting a result.
   const bool starts_statement = std::holds_alternative<protocol::Query>(msg) ||
@@ -598,7 +601,28 @@ Status ClientSession::onFrontendMessage(const protocol::FrontendMessage& msg) {
   // Execute without Sync (e.g. followed by Flush) may already be running.
   if (std::holds_alternative<protocol::Execute>(msg)) extended_open_ = true;
   if (std::holds_alternative<protocol::Sync>(msg)) extended_open_ = false;
-  return {};
+
+  if (gate_) {
+    // A denied statement is replaced by one that fails on the server, so the
+    // server applies its own failure semantics (see proxy/denials.h).
+    if (const auto* q = std::get_if<protocol::Query>(&msg)) {
+      if (auto denial = gate_->checkQuery(q->sql)) {
+        denials_.denyQuery(replacement, std::move(*denial));
+        return Verdict::Replace;
+      }
+    } else if (const auto* p = std::get_if<protocol::Parse>(&msg)) {
+      if (auto denial = gate_->checkParse(p->statement, p->query)) {
+        denials_.denyParse(replacement, p->statement, std::move(*denial));
+        return Verdict::Replace;
+      }
+    } else if (const auto* f = std::get_if<protocol::FunctionCall>(&msg)) {
+      if (auto denial = gate_->checkFunctionCall(f->function_oid)) {
+        denials_.denyQuery(replacement, std::move(*denial));
+        return Verdict::Replace;
+      }
+    }
+  }
+  return Verdict::Forward;
 }
 
 void ClientSession::armIdleTimer() {

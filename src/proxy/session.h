@@ -19,9 +19,11 @@
 #include "auth/subject.h"
 #include "protocol/messages.h"
 #include "proxy/deadline.h"
+#include "proxy/denials.h"
 #include "proxy/gateway_state.h"
 #include "proxy/read_buffer.h"
 #include "proxy/relay.h"
+#include "proxy/statement_gate.h"
 #include "proxy/stream.h"
 #include "proxy/upstream.h"
 
@@ -90,10 +92,11 @@ class ClientSession : public std::enable_shared_from_this<ClientSession>,
 
   // BackendObserver
   void onReadyForQuery(protocol::TxStatus status) override;
-  void onError(const protocol::NoticeFields& fields) override;
+  bool onError(const protocol::NoticeFields& fields, std::string& replacement) override;
   void onCommandComplete(std::string_view tag) override;
   // FrontendObserver
-  Status onFrontendMessage(const protocol::FrontendMessage& msg) override;
+  Result<Verdict> onFrontendMessage(const protocol::FrontendMessage& msg,
+                                    std::string& replacement) override;
 
   Worker& worker_;
   std::shared_ptr<const GatewayState> state_;
@@ -120,6 +123,9 @@ class ClientSession : public std::enable_shared_from_this<ClientSession>,
   OutputPlan server_plan_;
   std::vector<asio::const_buffer> client_gather_;  ///< client -> server writes
   std::vector<asio::const_buffer> server_gather_;  ///< server -> client writes
+
+  std::unique_ptr<StatementGate> gate_;  ///< null: no policy applies, forward everything
+  Denials denials_;
 
   SessionEnd end_ = SessionEnd::None;
   Error end_error_;

@@ -31,7 +31,10 @@ struct RecordingObserver : BackendObserver {
   std::vector<std::string> errors;
   std::vector<std::string> tags;
   void onReadyForQuery(TxStatus s) override { ready.push_back(s); }
-  void onError(const protocol::NoticeFields& f) override { errors.emplace_back(f.sqlstate()); }
+  bool onError(const protocol::NoticeFields& f, std::string&) override {
+    errors.emplace_back(f.sqlstate());
+    return false;
+  }
   void onCommandComplete(std::string_view tag) override { tags.emplace_back(tag); }
 };
 
@@ -228,10 +231,10 @@ TEST(BackendRelay, GarbageFromServerIsAProtocolError) {
 struct CountingFrontend : FrontendObserver {
   int queries = 0;
   int syncs = 0;
-  Status onFrontendMessage(const protocol::FrontendMessage& m) override {
+  Result<Verdict> onFrontendMessage(const protocol::FrontendMessage& m, std::string&) override {
     if (std::holds_alternative<protocol::Query>(m)) ++queries;
     if (std::holds_alternative<protocol::Sync>(m)) ++syncs;
-    return {};
+    return Verdict::Forward;
   }
 };
 
