@@ -8,11 +8,13 @@
 
 #include "api/http_server.h"
 #include "app/demo.h"
+#include "app/policy_cli.h"
 #include "app/token_cli.h"
 #include "common/log.h"
 #include "config/config.h"
 #include "proxy/gateway_state.h"
 #include "proxy/server.h"
+#include "sql/analyzer.h"
 
 namespace {
 
@@ -76,12 +78,18 @@ int main(int argc, char** argv) {
 
   pgw::app::TokenCommandState token_state;
   pgw::app::addTokenCommands(app, token_state);
+  pgw::app::PolicyCommandState policy_state;
+  pgw::app::addPolicyCommands(app, policy_state);
 
   CLI11_PARSE(app, argc, argv);
 
   if (serve_cmd->parsed()) return serve(config_path);
   if (demo_cmd->parsed()) return pgw::app::runDemo(demo_options, serve);
   if (token_state.token->parsed()) return pgw::app::runTokenCommand(token_state);
+  if (policy_state.policy->parsed()) {
+    return pgw::app::runPolicyCommand(policy_state,
+                                      [](std::string_view sql) { return pgw::sql::analyze(sql); });
+  }
   if (check_cmd->parsed()) {
     auto config = pgw::config::loadConfig(config_path);
     if (!config) {

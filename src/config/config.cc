@@ -16,6 +16,7 @@
 #include <sstream>
 
 #include "config/identity.h"
+#include "config/policies.h"
 #include "config/yaml_reader.h"
 
 namespace pgw::config {
@@ -214,7 +215,8 @@ void readConnections(const Context& ctx, const YAML::Node& node, Config& cfg) {
 std::shared_ptr<const Config> build(const Context& ctx, const YAML::Node& root) {
   MapReader top(
       root, "",
-      {"listen", "workers", "log_level", "limits", "timeouts", "tls", "identity", "connections"});
+      {"listen", "workers", "log_level", "limits", "timeouts", "tls", "identity", "connections",
+       "policies"});
   auto cfg = std::make_shared<Config>();
   readListen(ctx, top.get("listen"), *cfg);
   if (top.has("workers")) {
@@ -233,6 +235,7 @@ std::shared_ptr<const Config> build(const Context& ctx, const YAML::Node& root) 
     failAt("connections", "is required; register at least one upstream database");
   }
   readConnections(ctx, top.get("connections"), *cfg);
+  readPolicies(ctx, top.get("policies"), *cfg);
   return cfg;
 }
 

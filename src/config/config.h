@@ -13,6 +13,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "common/result.h"
@@ -153,6 +154,54 @@ struct Identity {
   int max_auth_failures_per_minute = 20;
 };
 
+/// Access levels of a policy, each including the previous one:
+/// read ⊂ write ⊂ ddl ⊂ admin. What each allows is defined by the policy
+/// module (docs/policy.md, "Access levels").
+enum class AccessLevel { Read, Write, Ddl, Admin };
+
+/// One rule of `policies[].deny` or `policies[].review`. A rule matches a
+/// statement when every condition it sets matches (at least one is set).
+/// Kinds, functions and patterns stay text here: the policy module checks
+/// them against the SQL analyzer's vocabulary and compiles them
+/// (config does not depend on sql or policy).
+struct PolicyRuleConfig {
+  std::string kind;            ///< statement kind name ("delete", "drop", "drop_table"); "" = any
+  std::string object;          ///< object type of CREATE/ALTER/DROP/... ("table"); "" = any
+  bool without_where = false;  ///< only UPDATE/DELETE without a WHERE clause
+  std::string function;        ///< function called, "name" or "schema.name", `*` globs
+  std::string table;           ///< relation read or written, "name" or "schema.name", `*` globs
+  bool writes = false;         ///< with `table`: only when the relation is written
+  std::string pattern;         ///< RE2 searched in the normalized statement text
+  std::string reason;          ///< shown to the user when the rule fires; "" = none
+};
+
+/// `policies[].limits`: enforced by the session, not by the statement check.
+struct PolicyLimits {
+  std::chrono::milliseconds statement_timeout{0};  ///< 0 = no limit
+  uint64_t max_rows = 0;                           ///< rows returned per statement; 0 = no limit
+};
+
+/// One entry of `policies:` (docs/policy.md). The first policy whose subjects
+/// and connections match a session governs it, like a pg_hba.conf line.
+struct PolicyConfig {
+  std::string name;                         ///< unique; letters, digits, '_', '.', '-'
+  std::vector<std::string> subject_groups;  ///< "*" = every subject
+  std::vector<std::string> subject_ids;     ///< "*" = every subject
+  std::vector<std::string> connections;     ///< names under `connections:`, or "*"
+  /// Credential per matched connection: the `credential:` key, or each
+  /// connection's `default_credential`. Filled for every connection the
+  /// policy covers (all of them for "*").
+  std::map<std::string, std::string> credentials;
+  AccessLevel access = AccessLevel::Read;
+  /// Statements above `access` but within this level need a human approval
+  /// (verdict Review) instead of being denied; nullopt = none.
+  std::optional<AccessLevel> review_access;
+  std::vector<PolicyRuleConfig> deny;
+  std::vector<PolicyRuleConfig> review;
+  std::vector<std::string> allow;  ///< built-in guardrails lifted, by name (checked by policy)
+  PolicyLimits limits;
+};
+
 struct Timeouts {
   std::chrono::milliseconds startup{10000};         ///< connect -> StartupMessage
   std::chrono::milliseconds auth{30000};            ///< StartupMessage -> ReadyForQuery
@@ -172,6 +221,7 @@ struct Config {
   std::map<std::string, Connection> connections;
   std::vector<LocalUser> users;
   Identity identity;
+  std::vector<PolicyConfig> policies;  ///< in file order; see docs/policy.md
 
   const Connection* findConnection(const std::string& name) const;
   const LocalUser* findUser(const std::string& name) const;
@@ -190,6 +240,16 @@ Result<std::shared_ptr<const Config>> parseConfig(const std::string& yaml,
                                                   const std::string& base_dir);
 /// Reads and parses a file.
 Result<std::shared_ptr<const Config>> loadConfig(const std::string& path);
+
+/// The 1-based line in `yaml` of the key named by `key_path` (the
+/// "<key path>" of a "config: <key path>: <problem>" message, e.g.
+/// "policies[2].deny[1].pattern"); for a key that is missing, the line of
+/// its closest enclosing key that exists. nullopt when the text does not
+/// parse or no part of the path exists.
+std::optional<int> keyPathLine(const std::string& yaml, std::string_view key_path);
+/// keyPathLine() of the key path inside an error message
+/// "config: <key path>: <problem>".
+std::optional<int> errorLine(const std::string& yaml, std::string_view message);
 
 /// "127.0.0.1:6432", "[::1]:6432", ":6432" (host defaults to 127.0.0.1).
 Result<HostPort> parseHostPort(const std::string& text);

@@ -33,6 +33,11 @@ Result<std::shared_ptr<const GatewayState>> buildGatewayState(
       state->user_secrets[user.name] = auth::makeScramSecret(user.password.reveal());
     }
   }
+  if (!config->policies.empty()) {
+    auto policies = policy::PolicySet::compile(*config);
+    if (!policies) return policies.takeError();
+    state->policies = std::move(*policies);
+  }
   state->decoy_secret = auth::makeScramSecret(auth::randomBytes(16));
   state->config = std::move(config);
   return std::shared_ptr<const GatewayState>(std::move(state));

@@ -10,6 +10,7 @@
 #include "auth/scram.h"
 #include "common/result.h"
 #include "config/config.h"
+#include "policy/policy_set.h"
 #include "proxy/asio.h"
 
 namespace pgw::proxy {
@@ -19,6 +20,8 @@ struct GatewayState {
   std::shared_ptr<asio::ssl::context> server_tls;  ///< null when tls.cert is not set
   std::map<std::string, std::shared_ptr<asio::ssl::context>> upstream_tls;  ///< by connection
   std::map<std::string, auth::ScramSecret> user_secrets;                    ///< by user name
+  /// Compiled `policies:`; null when the config has none (transparent proxy).
+  std::shared_ptr<const policy::PolicySet> policies;
   /// Used for unknown users so that a probe cannot tell them from a wrong password.
   auth::ScramSecret decoy_secret;
 };

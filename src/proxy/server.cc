@@ -54,6 +54,11 @@ tcp::endpoint Server::endpoint() const {
 int Server::run() {
   for (auto& w : workers_) w->start();
   identity_->prefetch();
+  if (!state_->policies) {
+    log::warn(
+        "no policies configured: every authenticated caller gets unrestricted access to "
+        "every connection; add `policies:` to enforce access levels and guardrails");
+  }
   signals_.add(SIGINT);
   signals_.add(SIGTERM);
   asio::co_spawn(io_, acceptLoop(), asio::detached);

@@ -6,6 +6,7 @@
 #include "proxy/cancel_map.h"
 #include "proxy/framed_io.h"
 #include "proxy/identity_service.h"
+#include "proxy/policy_gate.h"
 #include "proxy/worker.h"
 
 namespace pgw::proxy {
@@ -426,6 +427,23 @@ awaitable<bool> ClientSession::openUpstream() {
   UpstreamTarget target;
   target.connection = connection_;
   target.credential_name = connection_->default_credential;
+  const policy::CompiledPolicy* governing = nullptr;
+  if (state_->policies) {
+    // The first policy matching subject and connection governs the session;
+    // none matching means no access at all.
+    governing = state_->policies->match(subject_, connection_->name);
+    if (governing == nullptr) {
+      auto refusal = policy::PolicySet::refusal(subject_, connection_->name);
+      log::warn("session {} from {}: {} \"{}\" refused: no policy for connection \"{}\"", id_,
+                peer_, auth::toString(subject_.method), subject_.id, connection_->name);
+      end(SessionEnd::StartupRefused,
+          fail(refusal.sqlstate.empty() ? "42501" : refusal.sqlstate, refusal.message));
+      co_return false;
+    }
+    if (const std::string* cred = governing->credential(connection_->name)) {
+      target.credential_name = *cred;
+    }
+  }
   target.credential = &connection_->credentials.at(target.credential_name);
   if (auto it = state_->upstream_tls.find(connection_->name); it != state_->upstream_tls.end()) {
     target.tls = it->second.get();
@@ -433,13 +451,20 @@ awaitable<bool> ClientSession::openUpstream() {
   target.max_message_size = config_.max_message_size;
   for (const auto& [name, value] : startup_->params) {
     if (name == "user" || name == "database" || name == "replication" || name == "options" ||
-        name == "application_name" || name.starts_with("_pq_.")) {
+        name == "application_name" || name.starts_with("_pq_.") ||
+        (name == "default_transaction_read_only" && governing != nullptr &&
+         governing->readOnlySession())) {
       continue;
     }
     target.params.emplace_back(name, value);
   }
   // The database sees who is behind the gateway's shared credential.
   target.params.emplace_back("application_name", applicationName());
+  if (governing != nullptr && governing->readOnlySession()) {
+    // Defense in depth: even a statement the analysis misjudged cannot write.
+    // Turning it off again is a guardrail (security_settings).
+    target.params.emplace_back("default_transaction_read_only", "on");
+  }
 
   upstream_ = std::make_unique<Upstream>(client_.socket().get_executor());
   auto greeting = co_await upstream_->open(target);
@@ -450,6 +475,9 @@ awaitable<bool> ClientSession::openUpstream() {
     co_return false;
   }
   upstream_key_ = greeting->key;
+  if (governing != nullptr) {
+    gate_ = std::make_unique<PolicyGate>(state_->policies, *governing, worker_.analysisCache());
+  }
   client_key_ = worker_.cancelMap().add({upstream_->endpoint(), upstream_key_});
 
   std::string out = std::move(greeting->replay);

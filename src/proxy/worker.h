@@ -9,6 +9,7 @@
 #include <thread>
 #include <unordered_set>
 
+#include "proxy/analysis_cache.h"
 #include "proxy/asio.h"
 #include "proxy/gateway_state.h"
 
@@ -42,6 +43,7 @@ class Worker {
   void remove(ClientSession* s);
   CancelMap& cancelMap() { return cancel_map_; }
   IdentityService& identity() { return identity_; }
+  AnalysisCache& analysisCache() { return analysis_cache_; }
   int activeClients() const { return active_clients_.load(std::memory_order_relaxed); }
 
  private:
@@ -49,6 +51,7 @@ class Worker {
   IdentityService& identity_;
   std::atomic<int>& active_clients_;
   bool shutting_down_ = false;
+  AnalysisCache analysis_cache_;
   std::unordered_set<ClientSession*> sessions_;  // declared before io_: outlives the sessions
   asio::io_context io_{1};
   asio::executor_work_guard<asio::io_context::executor_type> guard_;

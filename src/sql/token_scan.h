@@ -1,0 +1,29 @@
+#pragma once
+/// Checks on query text made with PostgreSQL's scanner alone (flat, no
+/// recursion), before the parser builds a tree.
+///
+/// Why: libpg_query's parser is a bison automaton with an explicit stack,
+/// but its tree output (protobuf, JSON, normalize) recurses once per tree
+/// level. Left-associative chains (`1+1+1+...`, `a::t::t...`, UNION after
+/// UNION, JOIN after JOIN) nest the tree without growing bison's stack, and
+/// about 20,000 levels (40 kB of text) overflow a 2 MB thread stack inside
+/// libpg_query. The estimate below bounds that depth from the tokens.
+
+#include <cstddef>
+#include <optional>
+#include <string>
+
+namespace pgw::sql::detail {
+
+/// Upper bound on the nesting estimate accepted (far below what overflows).
+inline constexpr int kMaxTokenNesting = 1000;
+
+/// nullopt when `sql`'s estimated tree depth is within `limit`; otherwise the
+/// error to report. A text the scanner rejects returns the scanner's message.
+std::optional<std::string> checkNesting(const std::string& sql, int limit = kMaxTokenNesting);
+
+/// For a PL/pgSQL assignment (`x := expr`, `a.b[1] = expr`): the offset just
+/// past the assignment operator, or nullopt when there is none.
+std::optional<std::size_t> assignmentValueOffset(const std::string& text);
+
+}  // namespace pgw::sql::detail
