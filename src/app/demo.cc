@@ -653,7 +653,19 @@ void Demo::writeGatewayConfig() {
        << "    credentials:\n"
        << "      # The gateway holds this credential; clients never see it.\n"
        << "      app: { user: " << kAppRole << ", password: \"${file:" << kSecretFile << "}\" }\n"
-       << "    default_credential: app\n";
+       << "    default_credential: app\n"
+       << "# Who may do what. The first policy matching a caller governs its session;\n"
+       << "# built-in guardrails (DELETE without WHERE, DROP DATABASE, file functions, ...)\n"
+       << "# are on in every policy.\n"
+       << "policies:\n"
+       << "  - name: agents-read-only\n"
+       << "    subjects: { groups: [" << kTokenGroup << "] }\n"
+       << "    connections: [" << kDatabase << "]\n"
+       << "    access: read\n"
+       << "  - name: demo-developer\n"
+       << "    subjects: { groups: [demo] }\n"
+       << "    connections: [" << kDatabase << "]\n"
+       << "    access: write\n";
   writeFile(configPath(), yaml.str(), 0600);
 }
 
@@ -727,6 +739,9 @@ void Demo::printBanner() const {
        << "  SELECT employee, salary, bank_account FROM payroll;\n"
        << "  SELECT usename, application_name, ssl FROM pg_stat_activity JOIN pg_stat_ssl\n"
        << "    USING (pid) WHERE backend_type = 'client backend';\n"
+       << "and see the policy at work (as " << kTokenSubject << ", read-only):\n"
+       << "  DELETE FROM orders;              -- denied: DELETE without WHERE\n"
+       << "  UPDATE customers SET email = '' WHERE id = 1;   -- denied: read-only policy\n"
        << "\n";
   if (owns_dir_) {
     text << "Ctrl-C stops everything and removes " << dir_.string() << "\n\n";
