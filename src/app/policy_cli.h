@@ -3,7 +3,7 @@
 /// they decide for a subject, a connection and a statement.
 ///
 ///   pgwarden policy check --config F
-///   pgwarden policy test  --config F --subject group:ai-agents [--subject id:alice] \
+///   pgwarden policy test  --config F --subject group:ai-agents [--subject id:alice]
 ///                         --connection prod "DELETE FROM t"
 ///   pgwarden policy test  [--config F] --cases FILE
 ///

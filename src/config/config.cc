@@ -213,10 +213,9 @@ void readConnections(const Context& ctx, const YAML::Node& node, Config& cfg) {
 }
 
 std::shared_ptr<const Config> build(const Context& ctx, const YAML::Node& root) {
-  MapReader top(
-      root, "",
-      {"listen", "workers", "log_level", "limits", "timeouts", "tls", "identity", "connections",
-       "policies"});
+  MapReader top(root, "",
+                {"listen", "workers", "log_level", "limits", "timeouts", "tls", "identity",
+                 "connections", "policies"});
   auto cfg = std::make_shared<Config>();
   readListen(ctx, top.get("listen"), *cfg);
   if (top.has("workers")) {

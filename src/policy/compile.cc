@@ -154,8 +154,9 @@ Result<std::shared_ptr<const PolicySet>> PolicySet::compile(const config::Config
   }
   if (set->policies_.empty()) {
     set->warnings_.push_back(
-        "config: policies: no policies are configured, so every session will be refused; add "
-        "a policy (see docs/policy.md)");
+        "config: policies: no policies are configured, so the gateway runs as a transparent "
+        "proxy: every authenticated caller gets unrestricted access; add a policy (see "
+        "docs/policy.md)");
   }
   warnUnreachable(set->policies_, set->warnings_);
   return std::shared_ptr<const PolicySet>(std::move(set));

@@ -3,8 +3,8 @@
 /// path; messages are built only for what is denied or sent to review.
 ///
 /// Per statement, the first of these that fires decides it:
-///   unparsed > deny rules > guardrails > limits > dynamic SQL > access level
-///   > review rules > allow.
+///   unparsed / parser settings > deny rules > guardrails > limits > dynamic
+///   SQL > access level > review rules > allow.
 /// Across a statement and its nested statements the strictest verdict wins
 /// (deny > review > allow); among equally strict ones the earlier source in
 /// the list above, then the outer statement.
@@ -313,6 +313,7 @@ class Decider {
     if (s.kind == K::Unparsed) return unparsed(s, s.error);
     const std::string where = parent != nullptr ? " in " + describe(*parent) : std::string();
     const std::string& name = policy_.name();
+    if (auto f = checkSqlReading(s, where)) return f;
 
     std::string what;
     for (const detail::CompiledRule& rule : policy_.denyRules()) {
@@ -390,6 +391,41 @@ class Decider {
                                  rule.reason().empty() ? "" : ": " + rule.reason()),
                      "",
                      levelHint()};
+    }
+    return std::nullopt;
+  }
+
+  /// SQL text must reach the server read the way the analyzer read it.
+  std::optional<Finding> checkSqlReading(const sql::StatementInfo& s,
+                                         const std::string& where) const {
+    if (!assignsSettings(s)) return std::nullopt;
+    if (setsUnknownSetting(s)) {
+      return Finding{
+          Verdict::Deny,
+          Source::Unparsed,
+          "parser_settings",
+          fmt::format("pgwarden: policy \"{}\" denies {}{} calling set_config() with a setting "
+                      "name that is not a constant: it could change any setting, including how "
+                      "the server reads SQL (parser_settings)",
+                      policy_.name(), describe(s), where),
+          "",
+          "name the setting as a constant: set_config('work_mem', $1, false)"};
+    }
+    for (const auto& [raw_name, value] : s.settings) {
+      const std::string setting = lower(raw_name);
+      if (!changesSqlReading(setting, value)) continue;
+      return Finding{
+          Verdict::Deny,
+          Source::Unparsed,
+          "parser_settings",
+          fmt::format("pgwarden: policy \"{}\" denies {}{} setting {} to {}: pgwarden reads SQL "
+                      "as UTF-8 with standard_conforming_strings on, and the server must read it "
+                      "the same way (parser_settings)",
+                      policy_.name(), describe(s), where, setting,
+                      value.empty() ? "an unknown value" : value),
+          "",
+          "keep client_encoding UTF8 and standard_conforming_strings on; convert text in the "
+          "client instead"};
     }
     return std::nullopt;
   }

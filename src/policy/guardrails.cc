@@ -395,6 +395,25 @@ bool turnsReadOnlyOff(std::string_view name, std::string_view value) {
   return std::find(std::begin(kOn), std::end(kOn), word) == std::end(kOn);
 }
 
+bool setsUnknownSetting(const sql::StatementInfo& stmt) {
+  if (!assignsSettings(stmt)) return false;
+  if (hasUncheckedSetConfig(stmt)) return true;
+  return std::any_of(stmt.settings.begin(), stmt.settings.end(),
+                     [](const auto& s) { return s.first.empty() || s.first == "*"; });
+}
+
+bool changesSqlReading(std::string_view name, std::string_view value) {
+  const std::string word = settingWord(value);
+  if (word == "default") return false;
+  if (name == "standard_conforming_strings") {
+    return word != "on" && word != "true" && word != "yes" && word != "1";
+  }
+  if (name == "client_encoding") {
+    return word != "utf8" && word != "utf-8" && word != "unicode";
+  }
+  return false;
+}
+
 bool isWritingFunction(std::string_view name) {
   return std::find(std::begin(kWritingFunctions), std::end(kWritingFunctions), name) !=
          std::end(kWritingFunctions);

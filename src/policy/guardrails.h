@@ -77,6 +77,17 @@ bool assignsSettings(const sql::StatementInfo& stmt);
 /// closed.
 bool turnsReadOnlyOff(std::string_view name, std::string_view value);
 
+/// `name` = `value` changes how the server reads SQL text
+/// (standard_conforming_strings off, a client_encoding other than UTF-8),
+/// so the server could read a statement differently from the analyzer,
+/// which assumes both. Not a guardrail: no policy can allow it.
+bool changesSqlReading(std::string_view name, std::string_view value);
+
+/// The statement assigns a setting whose name is not known before it runs:
+/// set_config() with a name that is not a constant (a setting named "" or
+/// "*" by the analyzer, or a set_config() call with no analyzed setting).
+bool setsUnknownSetting(const sql::StatementInfo& stmt);
+
 /// A function that changes data when called, e.g. from a SELECT: nextval,
 /// setval, the large-object writers, pg_notify. Name lower-case, any schema.
 bool isWritingFunction(std::string_view name);

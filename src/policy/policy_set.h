@@ -45,7 +45,8 @@ struct Decision {
   std::string policy;  ///< name of the governing policy ("" when no policy matched)
   /// What decided: "access:read" (allowed, or beyond the access level),
   /// "guardrail:delete_without_where", "deny[1]", "review[0]",
-  /// "dynamic_sql", "limits:statement_timeout", "unparsed", "no_policy".
+  /// "dynamic_sql", "limits:statement_timeout", "unparsed", "parser_settings",
+  /// "no_policy".
   std::string rule;
   std::string message;        ///< for the client's ErrorResponse; "" when allowed
   std::string detail;         ///< e.g. the parser's message for SQL that does not parse

@@ -1,5 +1,7 @@
 #include "proxy/session.h"
 
+#include <cctype>
+
 #include "auth/scram.h"
 #include "common/log.h"
 #include "protocol/sqlstate.h"
@@ -35,6 +37,24 @@ std::string registeredNames(const config::Config& c) {
     names += name;
   }
   return names;
+}
+
+/// Client encodings in which every byte below 0x80 means its ASCII character,
+/// so the gateway's UTF-8 reading of quotes and backslashes matches the
+/// server's. Excluded: SJIS, BIG5, GBK, UHC, GB18030 and SHIFT_JIS_2004, whose
+/// second bytes can be a quote or a backslash.
+bool clientEncodingParsesLikeUtf8(std::string_view name) {
+  std::string n;
+  for (char c : name) {
+    if (c != '_' && c != '-')
+      n.push_back(static_cast<char>(std::toupper(static_cast<unsigned char>(c))));
+  }
+  for (std::string_view bad :
+       {"SJIS", "SHIFTJIS", "MSKANJI", "BIG5", "GBK", "UHC", "GB18030", "SHIFTJIS2004", "WIN932",
+        "WIN936", "WIN949", "WIN950", "CP932", "CP936", "CP949", "CP950", "JOHAB"}) {
+    if (n == bad) return false;
+  }
+  return true;
 }
 
 }  // namespace
@@ -452,6 +472,7 @@ awaitable<bool> ClientSession::openUpstream() {
   for (const auto& [name, value] : startup_->params) {
     if (name == "user" || name == "database" || name == "replication" || name == "options" ||
         name == "application_name" || name.starts_with("_pq_.") ||
+        (name == "standard_conforming_strings" && governing != nullptr) ||
         (name == "default_transaction_read_only" && governing != nullptr &&
          governing->readOnlySession())) {
       continue;
@@ -460,6 +481,21 @@ awaitable<bool> ClientSession::openUpstream() {
   }
   // The database sees who is behind the gateway's shared credential.
   target.params.emplace_back("application_name", applicationName());
+  if (governing != nullptr) {
+    // The analysis reads SQL as UTF-8 with standard_conforming_strings on; the
+    // server must read it the same way (policy guardrail parser_settings keeps
+    // it so after startup).
+    if (auto enc = startup_->get("client_encoding"); enc && !clientEncodingParsesLikeUtf8(*enc)) {
+      end(SessionEnd::StartupRefused,
+          fail(sqlstate::kFeatureNotSupported,
+               "pgwarden: client_encoding \"" + std::string(*enc) +
+                   "\" is not supported under a policy (multibyte encodings whose bytes can "
+                   "hide quotes would be read differently by the server than by the gateway); "
+                   "use UTF8"));
+      co_return false;
+    }
+    target.params.emplace_back("standard_conforming_strings", "on");
+  }
   if (governing != nullptr && governing->readOnlySession()) {
     // Defense in depth: even a statement the analysis misjudged cannot write.
     // Turning it off again is a guardrail (security_settings).

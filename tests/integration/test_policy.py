@@ -148,3 +148,13 @@ def test_subject_without_a_policy_is_refused_at_connect(module_gateway):
         gw.connect(user="alice")
     with gw.connect(user="bob") as c:
         assert c.execute("SELECT 1").fetchone() == (1,)
+
+
+def test_policy_sessions_are_read_by_the_server_as_the_gateway_read_them(pgw):
+    # A client-only multibyte encoding could hide a quote inside a character.
+    with pytest.raises(psycopg.OperationalError, match="client_encoding"):
+        psycopg.connect(pgw.dsn(user="alice"), client_encoding="SJIS")
+    with pgw.connect(user="alice") as c:
+        assert c.execute("SHOW standard_conforming_strings").fetchone() == ("on",)
+        with pytest.raises(psycopg.errors.InsufficientPrivilege, match="parser_settings"):
+            c.execute("SET standard_conforming_strings = off")

@@ -149,7 +149,7 @@ TEST(PolicyCompile, Warnings) {
   ASSERT_NE(none, nullptr);
   EXPECT_TRUE(none->policies().empty());
   ASSERT_EQ(none->warnings().size(), 1u);
-  EXPECT_NE(none->warnings()[0].find("every session will be refused"), std::string::npos);
+  EXPECT_NE(none->warnings()[0].find("transparent proxy"), std::string::npos);
 
   auto set = compileYaml(std::string(kConnections) + R"(policies:
   - name: everyone
