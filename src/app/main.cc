@@ -34,20 +34,22 @@ int serve(const std::string& config_path) {
     std::fprintf(stderr, "pgwarden: config: %s\n", state.error().message.c_str());
     return 2;
   }
-  pgw::proxy::Server server(*state);
-  if (auto st = server.listen(); !st) {
-    std::fprintf(stderr, "pgwarden: %s\n", st.error().message.c_str());
-    return 3;
-  }
   // The HTTP port opens only when a feature needs it (today: the development
-  // issuer's discovery and JWKS). It starts before the proxy so the gateway's
-  // own first key fetch finds it.
+  // issuer's discovery and JWKS). It is bound before the PostgreSQL listener,
+  // so a client that sees the gateway listening finds the HTTP side ready, and
+  // the gateway's own first key fetch finds it too.
   pgw::api::HttpServer http(*config);
   if ((*config)->identity.dev_issuer) {
     if (auto st = http.start(); !st) {
       std::fprintf(stderr, "pgwarden: %s\n", st.error().message.c_str());
       return 3;
     }
+  }
+  pgw::proxy::Server server(*state);
+  if (auto st = server.listen(); !st) {
+    std::fprintf(stderr, "pgwarden: %s\n", st.error().message.c_str());
+    http.stop();
+    return 3;
   }
   int rc = server.run();
   http.stop();
