@@ -27,6 +27,7 @@
 #include <thread>
 #include <vector>
 
+#include "app/demo_config.h"
 #include "app/demo_pointer.h"
 #include "app/demo_process.h"
 #include "app/demo_schema_sql.h"
@@ -35,25 +36,17 @@ namespace pgw::app {
 namespace {
 
 namespace fs = std::filesystem;
+using namespace demo;  // the names the config shares with the setup
 using namespace std::chrono_literals;
 using demo::Command;
 
-constexpr std::string_view kAppRole = "pgwarden_app";
-constexpr std::string_view kDatabase = "shop";
-constexpr std::string_view kDemoUser = "demo";
-constexpr std::string_view kSecretFile = "secrets/shop_app";
 constexpr std::string_view kConfigFile = "pgwarden.yaml";
 constexpr std::string_view kPgConfInclude = "pgwarden_demo.conf";
-/// The dev issuer's Ed25519 private key: whoever reads it can mint tokens.
-constexpr std::string_view kDevIssuerKeyFile = "secrets/dev-issuer.pem";
-constexpr std::string_view kDevIssuerAudience = "pgwarden";
-constexpr std::string_view kDevTokenLifetime = "1h";
 /// The HTTP control plane (the dev issuer's keys) listens on the gateway
 /// port plus this (6432 -> 8240) when that port is free.
 constexpr unsigned kHttpPortOffset = 1808;
 /// Who the banner's token example connects as.
 constexpr std::string_view kTokenSubject = "alice";
-constexpr std::string_view kTokenGroup = "ai-agents";
 
 /// A step of the demo failed; `what()` says which step and why.
 class DemoError : public std::runtime_error {
@@ -608,65 +601,10 @@ void Demo::publishConfigPath() {
 
 void Demo::writeGatewayConfig() {
   writeFile(dir_ / kSecretFile, app_password_, 0600);
-  std::ostringstream yaml;
-  yaml << "# Written by `pgwarden demo`. Paths are relative to this file's directory.\n"
-       << "listen:\n"
-       << "  postgres: \"127.0.0.1:" << options_.gateway_port << "\"\n"
-       << "  http: \"127.0.0.1:" << http_port_ << "\"      # control plane: the dev issuer's keys\n"
-       << "log_level: info\n"
-       << "timeouts:\n"
-       << "  startup: 10s\n"
-       << "  auth: 30s\n"
-       << "  idle: 0\n"
-       << "  shutdown_grace: 5s\n"
-       << "tls:\n"
-       << "  cert: certs/server.crt\n"
-       << "  key: certs/server.key\n"
-       << "  require: false        # the demo accepts sslmode=disable too\n"
-       << "identity:\n"
-       << "  users:\n"
-       << "    - name: " << kDemoUser << "\n"
-       << "      password: \"" << demo_password_ << "\"\n"
-       << "      groups: [demo]\n"
-       << "  # A development OIDC issuer, so that tokens can be tried without an identity\n"
-       << "  # provider: the gateway serves its public key on listen.http, and\n"
-       << "  # `pgwarden token mint --demo` signs tokens with the private key. Whoever can\n"
-       << "  # read that key can mint tokens: for local development only.\n"
-       << "  dev_issuer:\n"
-       << "    key: " << kDevIssuerKeyFile << "\n"
-       << "    audience: " << kDevIssuerAudience << "\n"
-       << "    token_lifetime: " << kDevTokenLifetime << "\n"
-       << "  # The issuers whose tokens are accepted: here only the dev issuer above.\n"
-       << "  oidc:\n"
-       << "    - issuer: \"" << devIssuerUrl() << "\"\n"
-       << "      audience: " << kDevIssuerAudience << "\n"
-       << "connections:\n"
-       << "  " << kDatabase << ":\n"
-       << "    host: 127.0.0.1\n"
-       << "    port: " << pg_port_ << "\n"
-       << "    database: " << kDatabase << "\n"
-       << "    connect_timeout: 5s\n"
-       << "    tls:                  # the gateway re-establishes TLS to the server\n"
-       << "      mode: verify-full\n"
-       << "      ca: certs/ca.crt\n"
-       << "      server_name: localhost\n"
-       << "    credentials:\n"
-       << "      # The gateway holds this credential; clients never see it.\n"
-       << "      app: { user: " << kAppRole << ", password: \"${file:" << kSecretFile << "}\" }\n"
-       << "    default_credential: app\n"
-       << "# Who may do what. The first policy matching a caller governs its session;\n"
-       << "# built-in guardrails (DELETE without WHERE, DROP DATABASE, file functions, ...)\n"
-       << "# are on in every policy.\n"
-       << "policies:\n"
-       << "  - name: agents-read-only\n"
-       << "    subjects: { groups: [" << kTokenGroup << "] }\n"
-       << "    connections: [" << kDatabase << "]\n"
-       << "    access: read\n"
-       << "  - name: demo-developer\n"
-       << "    subjects: { groups: [demo] }\n"
-       << "    connections: [" << kDatabase << "]\n"
-       << "    access: write\n";
-  writeFile(configPath(), yaml.str(), 0600);
+  writeFile(configPath(),
+            demo::gatewayConfigYaml(
+                {options_.gateway_port, http_port_, pg_port_, demo_password_, devIssuerUrl()}),
+            0600);
 }
 
 void Demo::setUp() {

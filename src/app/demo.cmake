@@ -3,7 +3,7 @@
 # Included from src/app/CMakeLists.txt:
 #   include(${CMAKE_CURRENT_SOURCE_DIR}/demo.cmake)
 #   pgw_add_demo(pgwarden)
-# pgw_add_demo(<target>) adds demo.cc, demo_process.cc and demo_pointer.cc (the
+# pgw_add_demo(<target>) adds demo.cc, demo_config.cc, demo_process.cc and demo_pointer.cc (the
 # running demo's config path, read by `token mint --demo`) to <target> with the generated
 # header <build>/src/app/generated/app/demo_schema_sql.h (a C++ raw string
 # `pgw::app::kDemoSchemaSql`), regenerated whenever demo_schema.sql changes.
@@ -44,7 +44,7 @@ function(pgw_add_demo target)
     DEPENDS "${PGW_DEMO_DIR}/demo_schema.sql" "${PGW_DEMO_CMAKE}"
     COMMENT "Embedding demo_schema.sql"
     VERBATIM)
-  target_sources(${target} PRIVATE "${PGW_DEMO_DIR}/demo.cc" "${PGW_DEMO_DIR}/demo_process.cc"
+  target_sources(${target} PRIVATE "${PGW_DEMO_DIR}/demo.cc" "${PGW_DEMO_DIR}/demo_config.cc" "${PGW_DEMO_DIR}/demo_process.cc"
                                    "${PGW_DEMO_DIR}/demo_pointer.cc" "${header}")
   target_include_directories(${target} PRIVATE "${generated_dir}")
 endfunction()

@@ -1,0 +1,70 @@
+#include "app/demo_config.h"
+
+#include <sstream>
+
+namespace pgw::app::demo {
+
+std::string gatewayConfigYaml(const ConfigValues& v) {
+  std::ostringstream yaml;
+  yaml << "# Written by `pgwarden demo`. Paths are relative to this file's directory.\n"
+       << "listen:\n"
+       << "  postgres: \"127.0.0.1:" << v.gateway_port << "\"\n"
+       << "  http: \"127.0.0.1:" << v.http_port
+       << "\"      # control plane: the dev issuer's keys\n"
+       << "log_level: info\n"
+       << "timeouts:\n"
+       << "  startup: 10s\n"
+       << "  auth: 30s\n"
+       << "  idle: 0\n"
+       << "  shutdown_grace: 5s\n"
+       << "tls:\n"
+       << "  cert: certs/server.crt\n"
+       << "  key: certs/server.key\n"
+       << "  require: false        # the demo accepts sslmode=disable too\n"
+       << "identity:\n"
+       << "  users:\n"
+       << "    - name: " << kDemoUser << "\n"
+       << "      password: \"" << v.demo_password << "\"\n"
+       << "      groups: [demo]\n"
+       << "  # A development OIDC issuer, so that tokens can be tried without an identity\n"
+       << "  # provider: the gateway serves its public key on listen.http, and\n"
+       << "  # `pgwarden token mint --demo` signs tokens with the private key. Whoever can\n"
+       << "  # read that key can mint tokens: for local development only.\n"
+       << "  dev_issuer:\n"
+       << "    key: " << kDevIssuerKeyFile << "\n"
+       << "    audience: " << kDevIssuerAudience << "\n"
+       << "    token_lifetime: " << kDevTokenLifetime << "\n"
+       << "  # The issuers whose tokens are accepted: here only the dev issuer above.\n"
+       << "  oidc:\n"
+       << "    - issuer: \"" << v.dev_issuer_url << "\"\n"
+       << "      audience: " << kDevIssuerAudience << "\n"
+       << "connections:\n"
+       << "  " << kDatabase << ":\n"
+       << "    host: 127.0.0.1\n"
+       << "    port: " << v.pg_port << "\n"
+       << "    database: " << kDatabase << "\n"
+       << "    connect_timeout: 5s\n"
+       << "    tls:                  # the gateway re-establishes TLS to the server\n"
+       << "      mode: verify-full\n"
+       << "      ca: certs/ca.crt\n"
+       << "      server_name: localhost\n"
+       << "    credentials:\n"
+       << "      # The gateway holds this credential; clients never see it.\n"
+       << "      app: { user: " << kAppRole << ", password: \"${file:" << kSecretFile << "}\" }\n"
+       << "    default_credential: app\n"
+       << "# Who may do what. The first policy matching a caller governs its session;\n"
+       << "# built-in guardrails (DELETE without WHERE, DROP DATABASE, file functions, ...)\n"
+       << "# are on in every policy.\n"
+       << "policies:\n"
+       << "  - name: agents-read-only\n"
+       << "    subjects: { groups: [" << kTokenGroup << "] }\n"
+       << "    connections: [" << kDatabase << "]\n"
+       << "    access: read\n"
+       << "  - name: demo-developer\n"
+       << "    subjects: { groups: [demo] }\n"
+       << "    connections: [" << kDatabase << "]\n"
+       << "    access: write\n";
+  return yaml.str();
+}
+
+}  // namespace pgw::app::demo
