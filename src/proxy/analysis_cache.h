@@ -1,8 +1,18 @@
 #pragma once
-/// Analyses of recent statement texts, one cache per worker (no locks): a hot
-/// statement is parsed once, not once per execution. Bounded; the least
-/// recently used text is evicted.
+/// Analyses of recent statements, one cache per worker (no locks), so a hot
+/// statement is parsed once, not once per execution. Two levels:
+///
+/// 1. by exact text — a prepared or repeated statement;
+/// 2. by shape (sql::QueryShape: the text with its constants cut out) — the
+///    same statement sent with different literals (`WHERE id = 42`, then
+///    `WHERE id = 43`), as ORMs and pgbench's simple protocol do. Only
+///    analyses that hold for every text of the shape are kept here
+///    (sql::shapeDetermines); anything else is parsed every time it misses
+///    level 1.
+///
+/// Both levels are bounded and evict the least recently used entry.
 
+#include <cstddef>
 #include <list>
 #include <memory>
 #include <string>
@@ -15,27 +25,44 @@ namespace pgw::proxy {
 
 class AnalysisCache {
  public:
-  explicit AnalysisCache(size_t capacity = 4096) : capacity_(capacity) {}
+  explicit AnalysisCache(size_t capacity = 4096) : exact_(capacity), shapes_(capacity) {}
 
   /// The analysis of `sql`, computed on a miss.
   std::shared_ptr<const sql::Analysis> get(std::string_view sql);
-  size_t hits() const { return hits_; }
-  size_t misses() const { return misses_; }
+
+  struct Stats {
+    size_t exact_hits = 0;
+    size_t shape_hits = 0;
+    size_t misses = 0;  ///< full analyses
+  };
+  const Stats& stats() const { return stats_; }
 
  private:
-  struct Entry {
-    std::string text;
-    std::shared_ptr<const sql::Analysis> analysis;
+  /// A bounded map from text to analysis, least recently used evicted.
+  class Lru {
+   public:
+    explicit Lru(size_t capacity) : capacity_(capacity) {}
+    const std::shared_ptr<const sql::Analysis>* find(std::string_view key);
+    void put(std::string key, std::shared_ptr<const sql::Analysis> analysis);
+
+   private:
+    struct Entry {
+      std::string key;
+      std::shared_ptr<const sql::Analysis> analysis;
+    };
+    struct Hash {
+      using is_transparent = void;
+      size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
+    };
+    size_t capacity_;
+    std::list<Entry> lru_;  ///< front = most recent
+    std::unordered_map<std::string_view, std::list<Entry>::iterator, Hash, std::equal_to<>>
+        index_;  ///< keys view the list's own copies
   };
-  struct Hash {
-    using is_transparent = void;
-    size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
-  };
-  size_t capacity_;
-  std::list<Entry> lru_;  ///< front = most recent
-  std::unordered_map<std::string_view, std::list<Entry>::iterator, Hash, std::equal_to<>> index_;
-  size_t hits_ = 0;
-  size_t misses_ = 0;
+
+  Lru exact_;
+  Lru shapes_;
+  Stats stats_;
 };
 
 }  // namespace pgw::proxy

@@ -40,6 +40,13 @@ class DepthStep {
   Context& ctx_;
 };
 
+/// Strict UTF-8 (no overlongs, no surrogates, at most U+10FFFF), as
+/// PostgreSQL's pg_utf8_islegal accepts it.
+bool validUtf8(std::string_view s);
+
+/// `s` without leading and trailing ASCII white space.
+std::string_view trimSpace(std::string_view s);
+
 /// Message for statements past the depth bound.
 inline constexpr std::string_view kTooDeep = "statement too deeply nested";
 

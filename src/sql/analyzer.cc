@@ -9,7 +9,7 @@
 #include "sql/token_scan.h"
 
 namespace pgw::sql {
-namespace {
+namespace detail {
 
 /// Strict UTF-8 (no overlongs, no surrogates, at most U+10FFFF), as
 /// PostgreSQL's pg_utf8_islegal accepts it.
@@ -56,6 +56,13 @@ std::string_view trimSpace(std::string_view s) {
   while (!s.empty() && space(s.back())) s.remove_suffix(1);
   return s;
 }
+
+}  // namespace detail
+
+namespace {
+
+using detail::trimSpace;
+using detail::validUtf8;
 
 std::string fingerprintOf(const std::string& text) {
   PgQueryFingerprintResult r = pg_query_fingerprint(text.c_str());
@@ -226,6 +233,48 @@ Analysis analyze(std::string_view sql, const AnalyzerOptions& options) {
 
 Analysis analyze(std::string_view sql) {
   return analyze(sql, AnalyzerOptions{});
+}
+
+std::optional<QueryShape> shapeOf(std::string_view sql, const AnalyzerOptions& options) {
+  // The checks analyze() makes before parsing depend on the constants too
+  // (their length, their bytes): a text failing one has no shape.
+  if (sql.size() > options.max_query_bytes || sql.find('\0') != std::string_view::npos ||
+      (options.require_utf8 && !validUtf8(sql))) {
+    return std::nullopt;
+  }
+  const std::string owned(sql);
+  size_t semicolon = std::string::npos;
+  auto key = detail::shapeKey(owned, semicolon);
+  if (!key) return std::nullopt;
+  QueryShape shape;
+  shape.key = std::move(*key);
+  // analyze() gives a statement the text up to its terminating ';'.
+  shape.statement_text = std::string(trimSpace(sql.substr(0, semicolon)));
+  return shape;
+}
+
+bool shapeDetermines(const Analysis& analysis, const QueryShape& shape) {
+  if (!analysis.parsed || analysis.statements.size() != 1) return false;
+  const StatementInfo& s = analysis.statements.front();
+  switch (s.kind) {
+    case StatementKind::Select:
+    case StatementKind::Insert:
+    case StatementKind::Update:
+    case StatementKind::Delete:
+    case StatementKind::Merge:
+    case StatementKind::Values:
+      break;
+    default:
+      return false;
+  }
+  return s.settings.empty() && s.objects.empty() && s.nested.empty() && !s.dynamic_sql &&
+         s.error.empty() && s.text == shape.statement_text;
+}
+
+Analysis forShape(const Analysis& analysis, const QueryShape& shape) {
+  Analysis copy = analysis;
+  if (!copy.statements.empty()) copy.statements.front().text = shape.statement_text;
+  return copy;
 }
 
 }  // namespace pgw::sql

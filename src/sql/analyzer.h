@@ -10,6 +10,8 @@
 /// must keep them fixed.
 
 #include <cstddef>
+#include <optional>
+#include <string>
 #include <string_view>
 
 #include "sql/statement_info.h"
@@ -38,6 +40,36 @@ struct AnalyzerOptions {
 /// `parsed = false` and one Unparsed entry carrying the reason.
 Analysis analyze(std::string_view sql, const AnalyzerOptions& options);
 Analysis analyze(std::string_view sql);
+
+/// The literal-free shape of a query text: the text with every constant
+/// (string, number, bit string) cut out, as PostgreSQL's scanner delimits
+/// them, and the places they were cut. Two texts of the same shape differ
+/// only in constant values, so they parse to the same tree but for those
+/// values: an analysis that does not depend on a constant's value holds for
+/// every text of its shape. This is the cache key that lets a statement run
+/// with ever-changing literals (`WHERE id = 42`) be parsed once.
+struct QueryShape {
+  std::string key;
+  /// The statement's own text, as analyze() reports it in
+  /// StatementInfo::text when the query holds one statement.
+  std::string statement_text;
+};
+
+/// The shape of `sql`, or nullopt when the text is outside what the analyzer
+/// accepts (too long, a zero byte, not UTF-8, not scannable) — such text is
+/// always analyzed in full.
+std::optional<QueryShape> shapeOf(std::string_view sql, const AnalyzerOptions& options = {});
+
+/// True when `analysis` (of a text of shape `shape`) holds for every text of
+/// that shape: one parsed DML statement (SELECT, INSERT, UPDATE, DELETE,
+/// MERGE, VALUES) whose findings come from no constant's value — no
+/// settings (set_config's arguments are constants), no objects (file
+/// names), no nested or dynamic SQL (a DO body is a constant).
+bool shapeDetermines(const Analysis& analysis, const QueryShape& shape);
+
+/// The analysis of another text of the same shape: `analysis` with the
+/// statement's own text replaced.
+Analysis forShape(const Analysis& analysis, const QueryShape& shape);
 
 /// Functions whose call changes data or state outside the session, making a
 /// SELECT a write (`writes = true`): nextval, setval, lo_* large-object

@@ -1,5 +1,6 @@
 #include "sql/token_scan.h"
 
+#include <cctype>
 #include <memory>
 #include <span>
 #include <vector>
@@ -151,6 +152,74 @@ std::optional<std::string> checkNesting(const std::string& sql, int limit) {
     }
   }
   return std::nullopt;
+}
+
+std::optional<std::string> shapeKey(const std::string& sql, std::size_t& first_semicolon) {
+  std::string error;
+  const ScanTokens tokens = scan(sql, error);
+  if (!tokens) return std::nullopt;
+  first_semicolon = std::string::npos;
+  std::string key;
+  key.reserve(sql.size() + 16);
+  std::string cuts;
+  size_t copied = 0;  // sql[0, copied) is in the key
+  for (const PgQuery__ScanToken* t : tokensOf(tokens)) {
+    if (t == nullptr || t->start < 0 || t->end < t->start ||
+        static_cast<size_t>(t->end) > sql.size()) {
+      return std::nullopt;
+    }
+    const auto start = static_cast<size_t>(t->start);
+    char marker = 0;
+    switch (t->token) {
+      case PG_QUERY__TOKEN__SCONST:
+        marker = 's';
+        break;
+      case PG_QUERY__TOKEN__USCONST:
+        // The scanner does not report where a U&'...' constant (with its
+        // optional UESCAPE) ends: such text gets no shape.
+        return std::nullopt;
+      case PG_QUERY__TOKEN__ICONST:
+        marker = 'i';
+        break;
+      case PG_QUERY__TOKEN__FCONST:
+        marker = 'f';
+        break;
+      case PG_QUERY__TOKEN__BCONST:
+        marker = 'b';
+        break;
+      case PG_QUERY__TOKEN__XCONST:
+        marker = 'x';
+        break;
+      case PG_QUERY__TOKEN__ASCII_59:
+        if (first_semicolon == std::string::npos) first_semicolon = start;
+        continue;
+      default:
+        continue;
+    }
+    // A constant ends with its closing quote or dollar tag, or a digit of a
+    // number; a span that does not is not cut (no shape: full analysis).
+    const auto end = static_cast<size_t>(t->end);
+    if (end == start) return std::nullopt;
+    const char last = sql[end - 1];
+    const bool quoted = marker == 's' || marker == 'b' || marker == 'x';
+    if (quoted ? (last != '\'' && last != '$') : !std::isalnum(static_cast<unsigned char>(last))) {
+      return std::nullopt;
+    }
+    // Everything between constants (keywords, names, operators, white
+    // space, comments) is kept byte for byte: the normalized text and the
+    // fingerprint, which keep it too, are then the same for the whole shape.
+    key.append(sql, copied, start - copied);
+    cuts += std::to_string(key.size());
+    cuts += marker;
+    key += '?';
+    copied = end;
+  }
+  key.append(sql, copied);
+  // Where the cuts are, so that no text without a constant at some offset
+  // can produce the key of one with a constant there.
+  key += '\0';
+  key += cuts;
+  return key;
 }
 
 std::optional<std::size_t> assignmentValueOffset(const std::string& text) {

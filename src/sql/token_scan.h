@@ -22,6 +22,12 @@ inline constexpr int kMaxTokenNesting = 1000;
 /// error to report. A text the scanner rejects returns the scanner's message.
 std::optional<std::string> checkNesting(const std::string& sql, int limit = kMaxTokenNesting);
 
+/// The shape key of `sql` (see sql::QueryShape): the text with constant
+/// tokens replaced by a kind marker, then the offsets of the cuts; and in
+/// `first_semicolon` the offset of the first top-level `;` token (npos when
+/// none). nullopt when the scanner rejects the text.
+std::optional<std::string> shapeKey(const std::string& sql, std::size_t& first_semicolon);
+
 /// For a PL/pgSQL assignment (`x := expr`, `a.b[1] = expr`): the offset just
 /// past the assignment operator, or nullopt when there is none.
 std::optional<std::size_t> assignmentValueOffset(const std::string& text);
