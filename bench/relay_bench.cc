@@ -19,6 +19,7 @@ struct NullObserver : proxy::BackendObserver {
   void onReadyForQuery(protocol::TxStatus) override {}
   bool onError(const protocol::NoticeFields&, std::string&) override { return false; }
   void onCommandComplete(std::string_view) override {}
+  void onRowsWithheld(uint64_t, uint64_t, std::string&) override {}
 };
 
 struct RedactFirst : proxy::ResultFilter {

@@ -45,7 +45,7 @@ int serve(const std::string& config_path) {
       return 3;
     }
   }
-  pgw::proxy::Server server(*state);
+  pgw::proxy::Server server(*state, config_path);
   if (auto st = server.listen(); !st) {
     std::fprintf(stderr, "pgwarden: %s\n", st.error().message.c_str());
     http.stop();

@@ -5,8 +5,17 @@
 namespace pgw::log {
 
 void init(Level level) {
-  auto logger = spdlog::stderr_color_mt("pgwarden");
-  logger->set_pattern("%Y-%m-%dT%H:%M:%S.%e %^%-5l%$ [%t] %v");
+  auto logger = spdlog::get("pgwarden");
+  if (!logger) {
+    logger = spdlog::stderr_color_mt("pgwarden");
+    logger->set_pattern("%Y-%m-%dT%H:%M:%S.%e %^%-5l%$ [%t] %v");
+    spdlog::set_default_logger(logger);
+  }
+  setLevel(level);
+}
+
+void setLevel(Level level) {
+  auto logger = spdlog::default_logger();
   switch (level) {
     case Level::Debug:
       logger->set_level(spdlog::level::debug);
@@ -21,7 +30,6 @@ void init(Level level) {
       logger->set_level(spdlog::level::err);
       break;
   }
-  spdlog::set_default_logger(logger);
 }
 
 Level parseLevel(std::string_view name, Level fallback) {

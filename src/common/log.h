@@ -11,8 +11,10 @@ namespace pgw::log {
 
 enum class Level { Debug, Info, Warn, Error };
 
-/// Configures the process-wide logger (stderr, with thread and time).
+/// Configures the process-wide logger (stderr, with thread and time). Safe
+/// to call again (a config reload): only the level changes then.
 void init(Level level);
+void setLevel(Level level);
 Level parseLevel(std::string_view name, Level fallback);
 
 using spdlog::debug;

@@ -267,7 +267,7 @@ Result<std::shared_ptr<const Config>> parseConfig(const std::string& yaml,
   }
 }
 
-Result<std::shared_ptr<const Config>> loadConfig(const std::string& path) {
+Result<std::string> readConfigText(const std::string& path) {
   std::error_code ec;
   if (std::filesystem::is_directory(path, ec))
     return configError(path, "is a directory, not a file");
@@ -276,9 +276,21 @@ Result<std::shared_ptr<const Config>> loadConfig(const std::string& path) {
   std::ostringstream text;
   text << in.rdbuf();
   if (in.bad()) return configError(path, "cannot read: I/O error");
+  return text.str();
+}
+
+Result<std::shared_ptr<const Config>> parseConfigFile(const std::string& yaml,
+                                                      const std::string& path) {
+  std::error_code ec;
   std::filesystem::path abs = std::filesystem::absolute(path, ec);
   if (ec) return configError(path, fmt::format("cannot resolve the path: {}", ec.message()));
-  return parseConfig(text.str(), abs.parent_path().string());
+  return parseConfig(yaml, abs.parent_path().string());
+}
+
+Result<std::shared_ptr<const Config>> loadConfig(const std::string& path) {
+  auto text = readConfigText(path);
+  if (!text) return text.takeError();
+  return parseConfigFile(*text, path);
 }
 
 }  // namespace pgw::config

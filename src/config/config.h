@@ -240,6 +240,11 @@ Result<std::shared_ptr<const Config>> parseConfig(const std::string& yaml,
                                                   const std::string& base_dir);
 /// Reads and parses a file.
 Result<std::shared_ptr<const Config>> loadConfig(const std::string& path);
+/// loadConfig() in two steps, for a reload that compares texts first.
+Result<std::string> readConfigText(const std::string& path);
+/// Parses `yaml` read from `path` (relative paths resolve against its folder).
+Result<std::shared_ptr<const Config>> parseConfigFile(const std::string& yaml,
+                                                      const std::string& path);
 
 /// The 1-based line in `yaml` of the key named by `key_path` (the
 /// "<key path>" of a "config: <key path>: <problem>" message, e.g.

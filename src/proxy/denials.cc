@@ -19,12 +19,20 @@ Denials::Denials() {
   marker_.push_back('_');
 }
 
-std::string Denials::failingSql(DenialError error) {
+std::string Denials::nextMarker(DenialError error) {
   uint64_t seq = next_++;
   pending_.emplace(seq, std::move(error));
+  return marker_ + std::to_string(seq);
+}
+
+std::string Denials::failingSql(DenialError error) {
   // An unknown column fails during parse analysis, before any permission or
   // read-only check, in every transaction state that runs statements at all.
-  return "SELECT " + marker_ + std::to_string(seq);
+  return "SELECT " + nextMarker(std::move(error));
+}
+
+void Denials::denyBind(std::string& out, std::string_view portal, DenialError error) {
+  protocol::encodeBind(out, portal, nextMarker(std::move(error)), {}, {}, {});
 }
 
 void Denials::denyQuery(std::string& out, DenialError error) {
@@ -36,7 +44,11 @@ void Denials::denyParse(std::string& out, std::string_view statement_name, Denia
 }
 
 bool Denials::rewrite(const protocol::NoticeFields& fields, std::string& out) {
-  if (pending_.empty() || fields.sqlstate() != "42703") return false;
+  // 42703: the failing SELECT's unknown column; 26000: the failing Bind's
+  // unknown prepared statement.
+  if (pending_.empty() || (fields.sqlstate() != "42703" && fields.sqlstate() != "26000")) {
+    return false;
+  }
   std::string_view message = fields.message();
   size_t at = message.find(marker_);
   if (at == std::string_view::npos) return false;

@@ -40,6 +40,10 @@ class Denials {
   /// Appends a Parse of the failing statement under the client's statement
   /// name, so the rest of the pipeline up to Sync is skipped by the server.
   void denyParse(std::string& out, std::string_view statement_name, DenialError error);
+  /// Appends a Bind of a prepared statement that does not exist (named after
+  /// the marker) in place of a Bind the gateway refuses: the server fails it
+  /// with no other effect and skips the pipeline to Sync.
+  void denyBind(std::string& out, std::string_view portal, DenialError error);
   /// If `fields` is the server's error for one of our markers, appends the
   /// denial's ErrorResponse to `out` and returns true.
   bool rewrite(const protocol::NoticeFields& fields, std::string& out);
@@ -50,6 +54,7 @@ class Denials {
 
  private:
   std::string failingSql(DenialError error);
+  std::string nextMarker(DenialError error);
 
   std::string marker_;  ///< pgwarden_denied_<32 hex>_
   uint64_t next_ = 1;

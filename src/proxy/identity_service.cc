@@ -57,12 +57,23 @@ std::optional<std::chrono::system_clock::time_point> notAfter(X509* cert) {
 }  // namespace
 
 IdentityService::IdentityService(const config::Config& config)
-    : allow_plaintext_tokens_(config.identity.allow_plaintext_tokens),
-      certs_(config.identity.client_certificates),
-      max_failures_per_minute_(config.identity.max_auth_failures_per_minute),
-      token_store_path_(config.identity.tokens.store_file) {
+    : settings_(makeSettings(config, nullptr)) {}
+
+IdentityService::~IdentityService() {
+  pool_.stop();
+  pool_.join();
+}
+
+std::shared_ptr<const IdentityService::Settings> IdentityService::makeSettings(
+    const config::Config& config, const Settings* previous) {
+  auto s = std::make_shared<Settings>();
+  s->allow_plaintext_tokens = config.identity.allow_plaintext_tokens;
+  s->certs = config.identity.client_certificates;
+  s->max_failures_per_minute = config.identity.max_auth_failures_per_minute;
+  s->token_store_path = config.identity.tokens.store_file;
   for (const auto& o : config.identity.oidc) {
     Issuer issuer;
+    issuer.source = o;
     issuer.policy.issuer = o.issuer;
     issuer.policy.audience = o.audience;
     issuer.policy.algorithms.clear();
@@ -80,43 +91,78 @@ IdentityService::IdentityService(const config::Config& config)
           std::chrono::duration_cast<std::chrono::seconds>(o.max_token_lifetime);
     }
     issuer.policy.clock_skew = std::chrono::duration_cast<std::chrono::seconds>(o.clock_skew);
-    auth::OidcKeySource source{o.issuer, o.jwks_uri, o.ca_file, o.jwks_refresh, o.jwks_min_refetch};
-    issuer.keys = std::make_unique<auth::OidcKeys>(std::move(source));
-    issuers_.push_back(std::move(issuer));
+    if (previous != nullptr) {
+      for (const auto& old : previous->issuers) {
+        const auto& a = old.source;
+        if (a.issuer == o.issuer && a.jwks_uri == o.jwks_uri && a.ca_file == o.ca_file &&
+            a.jwks_refresh == o.jwks_refresh && a.jwks_min_refetch == o.jwks_min_refetch) {
+          issuer.keys = old.keys;  // same source: keep the cached keys
+        }
+      }
+    }
+    if (!issuer.keys) {
+      auth::OidcKeySource source{o.issuer, o.jwks_uri, o.ca_file, o.jwks_refresh,
+                                 o.jwks_min_refetch};
+      issuer.keys = std::make_shared<auth::OidcKeys>(std::move(source));
+    }
+    s->issuers.push_back(std::move(issuer));
+  }
+  return s;
+}
+
+std::shared_ptr<const IdentityService::Settings> IdentityService::settings() const {
+  std::lock_guard lock(settings_mu_);
+  return settings_;
+}
+
+void IdentityService::reconfigure(const config::Config& config) {
+  auto next = makeSettings(config, settings().get());
+  {
+    std::lock_guard lock(settings_mu_);
+    settings_ = next;
+  }
+  for (const auto& issuer : next->issuers) {
+    if (!issuer.keys->current()) {
+      asio::post(pool_,
+                 [keys = issuer.keys] { (void)keys->refresh(auth::OidcKeys::Clock::now()); });
+    }
   }
 }
 
-IdentityService::~IdentityService() {
-  pool_.stop();
-  pool_.join();
+bool IdentityService::acceptsTokens() const {
+  auto s = settings();
+  return !s->issuers.empty() || !s->token_store_path.empty();
 }
 
 void IdentityService::prefetch() {
-  for (auto& issuer : issuers_) {
-    asio::post(pool_,
-               [keys = issuer.keys.get()] { (void)keys->refresh(auth::OidcKeys::Clock::now()); });
+  for (const auto& issuer : settings()->issuers) {
+    asio::post(pool_, [keys = issuer.keys] { (void)keys->refresh(auth::OidcKeys::Clock::now()); });
   }
 }
 
 awaitable<Result<auth::Subject>> IdentityService::verifyToken(std::string token) {
-  if (auth::looksLikeServiceToken(token)) co_return verifyServiceToken(token);
-  if (std::count(token.begin(), token.end(), '.') == 2 && !issuers_.empty()) {
-    co_return co_await verifyJwt(token);
+  auto s = settings();
+  if (auth::looksLikeServiceToken(token)) co_return verifyServiceToken(token, *s);
+  const bool oidc = !s->issuers.empty();
+  const bool tokens = !s->token_store_path.empty();
+  if (std::count(token.begin(), token.end(), '.') == 2 && oidc) {
+    co_return co_await verifyJwt(token, std::move(s));
   }
   co_return fail(sqlstate::kInvalidPassword,
                  "the password is not a credential pgwarden accepts here (expected " +
-                     std::string(issuers_.empty() ? "" : "an OIDC access token (JWT)") +
-                     (issuers_.empty() || token_store_path_.empty() ? "" : " or ") +
-                     (token_store_path_.empty() ? "" : "a pgwarden service token (pgw_...)") + ")");
+                     std::string(oidc ? "an OIDC access token (JWT)" : "") +
+                     (oidc && tokens ? " or " : "") +
+                     (tokens ? "a pgwarden service token (pgw_...)" : "") + ")");
 }
 
-awaitable<Result<auth::Subject>> IdentityService::verifyJwt(const std::string& token) {
+awaitable<Result<auth::Subject>> IdentityService::verifyJwt(
+    const std::string& token, std::shared_ptr<const Settings> settings) {
   auto header = auth::decodeJwtHeader(token);
   if (!header) co_return header.takeError();
   auto iss = auth::peekIssuer(token);
   if (!iss) co_return iss.takeError();
-  Issuer* issuer = nullptr;
-  for (auto& candidate : issuers_) {
+  const Issuer* issuer = nullptr;
+  for (const auto& candidate : settings->issuers) {
     if (candidate.policy.issuer == *iss) issuer = &candidate;
   }
   if (issuer == nullptr) {
@@ -154,17 +200,24 @@ awaitable<Result<auth::Subject>> IdentityService::verifyJwt(const std::string& t
   co_return subject;
 }
 
-Result<auth::Subject> IdentityService::verifyServiceToken(std::string_view token) {
-  if (token_store_path_.empty()) {
+Result<auth::Subject> IdentityService::verifyServiceToken(std::string_view token,
+                                                          const Settings& settings) {
+  if (settings.token_store_path.empty()) {
     return fail(sqlstate::kInvalidPassword,
                 "service tokens are not enabled on this gateway (identity.tokens.store)");
   }
   std::lock_guard lock(tokens_mu_);
+  if (tokens_path_ != settings.token_store_path) {
+    // A reload named another store file: start over with it.
+    tokens_path_ = settings.token_store_path;
+    tokens_.reset();
+    tokens_stamp_ = {};
+  }
   // Picks up `pgwarden token create|revoke` without a restart; a broken file
   // is reported once and the previous store keeps serving.
-  auto reloaded = auth::ServiceTokenStore::reloadIfChanged(token_store_path_, tokens_stamp_);
+  auto reloaded = auth::ServiceTokenStore::reloadIfChanged(tokens_path_, tokens_stamp_);
   if (!reloaded) {
-    log::error("service token store {}: {}", token_store_path_, reloaded.error().message);
+    log::error("service token store {}: {}", tokens_path_, reloaded.error().message);
   } else if (*reloaded) {
     tokens_.emplace(std::move(**reloaded));
   }
@@ -187,7 +240,9 @@ Result<auth::Subject> IdentityService::fromCertificate(SSL* ssl) const {
   }
   std::optional<std::string> id;
   using IdFrom = config::ClientCertificates::IdFrom;
-  switch (certs_.id_from) {
+  const auto s = settings();
+  const config::ClientCertificates& certs = s->certs;
+  switch (certs.id_from) {
     case IdFrom::CommonName:
       id = certCommonName(cert);
       break;
@@ -212,16 +267,17 @@ Result<auth::Subject> IdentityService::fromCertificate(SSL* ssl) const {
   subject.method = auth::AuthMethod::ClientCertificate;
   subject.issuer = oneLine(X509_get_issuer_name(cert));
   subject.expires_at = notAfter(cert);
-  if (auto it = certs_.groups.find(*id); it != certs_.groups.end()) {
+  if (auto it = certs.groups.find(*id); it != certs.groups.end()) {
     subject.groups = it->second;
   } else {
-    subject.groups = certs_.default_groups;
+    subject.groups = certs.default_groups;
   }
   return subject;
 }
 
 std::optional<std::chrono::seconds> IdentityService::blockedFor(const std::string& address) {
-  if (max_failures_per_minute_ <= 0) return std::nullopt;
+  const int max_failures_per_minute = settings()->max_failures_per_minute;
+  if (max_failures_per_minute <= 0) return std::nullopt;
   std::lock_guard lock(limiter_mu_);
   auto it = failures_.find(address);
   if (it == failures_.end()) return std::nullopt;
@@ -231,13 +287,13 @@ std::optional<std::chrono::seconds> IdentityService::blockedFor(const std::strin
     failures_.erase(it);
     return std::nullopt;
   }
-  if (it->second.failures < max_failures_per_minute_) return std::nullopt;
+  if (it->second.failures < max_failures_per_minute) return std::nullopt;
   return std::chrono::duration_cast<std::chrono::seconds>(std::chrono::minutes(1) - age) +
          std::chrono::seconds(1);
 }
 
 void IdentityService::recordFailure(const std::string& address) {
-  if (max_failures_per_minute_ <= 0) return;
+  if (settings()->max_failures_per_minute <= 0) return;
   std::lock_guard lock(limiter_mu_);
   auto now = std::chrono::steady_clock::now();
   auto& w = failures_[address];

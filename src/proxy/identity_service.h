@@ -9,6 +9,9 @@
 /// - Failed attempts are counted per client address and refused for the rest
 ///   of the minute once `identity.max_auth_failures_per_minute` is reached.
 ///
+/// A config reload calls reconfigure(): logins from then on use the new
+/// settings; an issuer whose key source did not change keeps its cached keys.
+///
 /// Errors are FATAL-ready: SQLSTATE 28000/28P01 and a message that says which
 /// check failed, never the token.
 
@@ -37,10 +40,12 @@ class IdentityService {
 
   /// Starts fetching every issuer's keys in the background.
   void prefetch();
+  /// Installs the identity settings of a reloaded config.
+  void reconfigure(const config::Config& config);
   /// True when bearer tokens (OIDC or service tokens) are configured.
-  bool acceptsTokens() const { return !issuers_.empty() || !token_store_path_.empty(); }
-  bool allowPlaintextTokens() const { return allow_plaintext_tokens_; }
-  bool acceptsCertificates() const { return certs_.enabled; }
+  bool acceptsTokens() const;
+  bool allowPlaintextTokens() const { return settings()->allow_plaintext_tokens; }
+  bool acceptsCertificates() const { return settings()->certs.enabled; }
 
   /// Verifies a bearer token. Runs on the caller's executor except for key
   /// fetches, which run on the blocking pool.
@@ -55,18 +60,31 @@ class IdentityService {
  private:
   struct Issuer {
     auth::JwtPolicy policy;
-    std::unique_ptr<auth::OidcKeys> keys;
+    config::OidcIssuer source;  ///< as configured: decides whether keys can be kept
+    std::shared_ptr<auth::OidcKeys> keys;
   };
-  awaitable<Result<auth::Subject>> verifyJwt(const std::string& token);
-  Result<auth::Subject> verifyServiceToken(std::string_view token);
+  /// Everything taken from the config; replaced whole by reconfigure().
+  struct Settings {
+    std::vector<Issuer> issuers;
+    bool allow_plaintext_tokens = false;
+    config::ClientCertificates certs;
+    int max_failures_per_minute = 0;
+    std::string token_store_path;
+  };
+  std::shared_ptr<const Settings> settings() const;
+  /// Settings from `config`, reusing the keys of `previous` issuers whose
+  /// key source is unchanged.
+  static std::shared_ptr<const Settings> makeSettings(const config::Config& config,
+                                                      const Settings* previous);
+  awaitable<Result<auth::Subject>> verifyJwt(const std::string& token,
+                                             std::shared_ptr<const Settings> settings);
+  Result<auth::Subject> verifyServiceToken(std::string_view token, const Settings& settings);
 
-  std::vector<Issuer> issuers_;
-  bool allow_plaintext_tokens_ = false;
-  config::ClientCertificates certs_;
-  int max_failures_per_minute_ = 0;
+  mutable std::mutex settings_mu_;
+  std::shared_ptr<const Settings> settings_;
 
-  std::string token_store_path_;
   std::mutex tokens_mu_;
+  std::string tokens_path_;  ///< the store file tokens_ was read from
   std::optional<auth::ServiceTokenStore> tokens_;
   auth::StoreFileStamp tokens_stamp_;
 

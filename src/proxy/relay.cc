@@ -53,6 +53,13 @@ bool BackendRelay::mustInspect(char type) const {
   }
 }
 
+void BackendRelay::endResult() {
+  filtering_rows_ = false;
+  rows_ = 0;
+  withheld_ = 0;
+  row_limit_ = next_row_limit_;
+}
+
 Result<RelayStep> BackendRelay::process(Bytes in, OutputPlan& plan) {
   RelayStep step;
   size_t pos = 0;
@@ -61,17 +68,28 @@ Result<RelayStep> BackendRelay::process(Bytes in, OutputPlan& plan) {
     plan.addInput(0, n);
     pass_remaining_ -= n;
     pos = n;
+  } else if (drop_remaining_ > 0) {
+    size_t n = std::min(drop_remaining_, in.size());
+    drop_remaining_ -= n;
+    pos = n;
   }
-  while (pass_remaining_ == 0 && pos < in.size()) {
+  while (pass_remaining_ == 0 && drop_remaining_ == 0 && pos < in.size()) {
     auto fr = protocol::frameMessage(in.subspan(pos), max_message_size_);
     if (fr.status == protocol::FrameStatus::Invalid) {
       return fail(sqlstate::kProtocolViolation,
                   "the server sent an invalid message: " + fr.error.message);
     }
+    const char type = static_cast<char>(in[pos]);
+    // Past the row limit, a DataRow is dropped as it arrives.
+    const bool withhold = type == protocol::be::kDataRow && row_limit_ > 0 && rows_ >= row_limit_;
     if (fr.status == protocol::FrameStatus::NeedMore) {
-      const char type = static_cast<char>(in[pos]);
-      if (fr.needed > 0 && !mustInspect(type)) {
+      if (fr.needed > 0 && withhold) {
+        ++withheld_;
+        drop_remaining_ = fr.needed - (in.size() - pos);
+        pos = in.size();
+      } else if (fr.needed > 0 && !mustInspect(type)) {
         // Stream the start of this message now; the rest follows as it arrives.
+        if (type == protocol::be::kDataRow) ++rows_;
         plan.addInput(pos, in.size() - pos);
         pass_remaining_ = fr.needed - (in.size() - pos);
         pos = in.size();
@@ -81,6 +99,12 @@ Result<RelayStep> BackendRelay::process(Bytes in, OutputPlan& plan) {
       break;
     }
     const protocol::Frame& frame = fr.frame;
+    if (withhold) {
+      ++withheld_;
+      pos += frame.size;
+      continue;
+    }
+    if (frame.type == protocol::be::kDataRow) ++rows_;
     bool forwarded = false;
     if (mustInspect(frame.type)) {
       auto msg = protocol::decodeBackend(frame);
@@ -89,10 +113,10 @@ Result<RelayStep> BackendRelay::process(Bytes in, OutputPlan& plan) {
                     "the server sent an invalid message: " + msg.error().message);
       }
       if (auto* z = std::get_if<protocol::ReadyForQuery>(&*msg)) {
-        filtering_rows_ = false;
+        endResult();
         observer_.onReadyForQuery(z->status);
       } else if (auto* e = std::get_if<protocol::ErrorResponse>(&*msg)) {
-        filtering_rows_ = false;
+        endResult();
         std::string& out = plan.beginProduced();
         size_t start = out.size();
         if (observer_.onError(e->fields, out)) {
@@ -102,8 +126,23 @@ Result<RelayStep> BackendRelay::process(Bytes in, OutputPlan& plan) {
           out.resize(start);
         }
       } else if (auto* c = std::get_if<protocol::CommandComplete>(&*msg)) {
-        filtering_rows_ = false;
+        if (withheld_ > 0) {
+          std::string& out = plan.beginProduced();
+          size_t start = out.size();
+          observer_.onRowsWithheld(rows_, withheld_, out);
+          // Row counts in the tag match what the client received; other
+          // tags (INSERT ... RETURNING) count rows changed and stay.
+          if (c->tag.starts_with("SELECT ") || c->tag.starts_with("FETCH ")) {
+            std::string tag(c->tag.substr(0, c->tag.find(' ') + 1));
+            protocol::encodeCommandComplete(out, tag + std::to_string(rows_));
+          } else {
+            protocol::encodeCommandComplete(out, c->tag);
+          }
+          plan.endProduced(start);
+          forwarded = true;
+        }
         observer_.onCommandComplete(c->tag);
+        endResult();
       } else if (auto* t = std::get_if<protocol::RowDescription>(&*msg)) {
         filtering_rows_ = filter_->beginResult(*t);
       } else if (auto* d = std::get_if<protocol::DataRow>(&*msg)) {

@@ -73,6 +73,10 @@ class BackendObserver {
   /// false to forward the server's.
   virtual bool onError(const protocol::NoticeFields& fields, std::string& replacement) = 0;
   virtual void onCommandComplete(std::string_view tag) = 0;
+  /// A result went past the row limit: `withheld` rows after the first
+  /// `returned` were not forwarded. Append a whole message (the notice that
+  /// tells the client) to `out`; it goes out just before CommandComplete.
+  virtual void onRowsWithheld(uint64_t returned, uint64_t withheld, std::string& out) = 0;
 };
 
 struct RelayStep {
@@ -86,6 +90,16 @@ class BackendRelay {
       : max_message_size_(max_message_size), observer_(observer) {}
 
   void setFilter(ResultFilter* filter) { filter_ = filter; }
+  /// At most `max_rows` DataRows of one result reach the client (0 = no
+  /// limit); the rest are dropped, the observer adds a notice, and a SELECT
+  /// or FETCH command tag is rewritten to the count forwarded. A result ends
+  /// at CommandComplete, ErrorResponse or ReadyForQuery (not at
+  /// PortalSuspended: a portal fetched in batches is one result). Takes
+  /// effect from the next result.
+  void setRowLimit(uint64_t max_rows) {
+    next_row_limit_ = max_rows;
+    if (rows_ == 0 && withheld_ == 0) row_limit_ = max_rows;
+  }
 
   /// Plans the forwarding of `in` (everything received and not yet consumed).
   /// Errors: the server sent something that is not a valid message (08P01).
@@ -100,8 +114,15 @@ class BackendRelay {
   size_t max_message_size_;
   BackendObserver& observer_;
   ResultFilter* filter_ = nullptr;
+  void endResult();
+
   bool filtering_rows_ = false;
-  size_t pass_remaining_ = 0;
+  size_t pass_remaining_ = 0;  ///< bytes of a message being streamed through
+  size_t drop_remaining_ = 0;  ///< bytes of a withheld DataRow still to arrive
+  uint64_t next_row_limit_ = 0;
+  uint64_t row_limit_ = 0;  ///< of the current result
+  uint64_t rows_ = 0;       ///< DataRows of the current result forwarded
+  uint64_t withheld_ = 0;   ///< and dropped
 };
 
 /// Client messages the session reacts to. Returning an Error from any of

@@ -8,12 +8,18 @@
 
 namespace pgw::proxy {
 
-Server::Server(std::shared_ptr<const GatewayState> state)
-    : state_(std::move(state)), identity_(std::make_unique<IdentityService>(*state_->config)) {
-  int n = state_->config->workers;
+Server::Server(std::shared_ptr<const GatewayState> state, std::string config_path)
+    : live_(state),
+      startup_config_(state->config),
+      config_path_(std::move(config_path)),
+      identity_(std::make_unique<IdentityService>(*state->config)) {
+  int n = startup_config_->workers;
   if (n <= 0) n = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
   for (int i = 0; i < n; ++i) {
-    workers_.push_back(std::make_unique<Worker>(cancel_map_, *identity_, active_clients_));
+    workers_.push_back(std::make_unique<Worker>(cancel_map_, *identity_, live_, active_clients_));
+  }
+  if (!config_path_.empty()) {
+    if (auto text = config::readConfigText(config_path_)) loaded_text_ = std::move(*text);
   }
 }
 
@@ -22,7 +28,7 @@ Server::~Server() {
 }
 
 Status Server::listen() {
-  const auto& hp = state_->config->listen_postgres;
+  const auto& hp = startup_config_->listen_postgres;
   error_code ec;
   auto address = asio::ip::make_address(hp.host, ec);
   if (ec) {
@@ -54,7 +60,7 @@ tcp::endpoint Server::endpoint() const {
 int Server::run() {
   for (auto& w : workers_) w->start();
   identity_->prefetch();
-  if (!state_->policies) {
+  if (!live_.current()->policies) {
     log::warn(
         "no policies configured: every authenticated caller gets unrestricted access to "
         "every connection; add `policies:` to enforce access levels and guardrails");
@@ -63,6 +69,11 @@ int Server::run() {
   signals_.add(SIGTERM);
   asio::co_spawn(io_, acceptLoop(), asio::detached);
   asio::co_spawn(io_, waitForSignals(), asio::detached);
+  if (!config_path_.empty()) {
+    reload_signals_.add(SIGHUP);
+    asio::co_spawn(io_, waitForReloadSignals(), asio::detached);
+    asio::co_spawn(io_, watchConfigFile(), asio::detached);
+  }
   log::info("pgwarden listening on {}:{} with {} workers", endpoint().address().to_string(),
             endpoint().port(), workers_.size());
   io_.run();
@@ -88,7 +99,7 @@ awaitable<void> Server::acceptLoop() {
     if (ec) continue;
     active_clients_.fetch_add(1, std::memory_order_relaxed);
     Worker& w = *workers_[next_worker_++ % workers_.size()];
-    w.adopt(socket.release(), protocol, state_, next_session_id_++);
+    w.adopt(socket.release(), protocol, live_.snapshot(), next_session_id_++);
   }
 }
 
@@ -98,11 +109,11 @@ awaitable<void> Server::waitForSignals() {
   log::info(
       "received signal {}: no new connections; ending sessions at their next idle point "
       "(grace {} ms)",
-      signo, state_->config->timeouts.shutdown_grace.count());
+      signo, live_.current()->config->timeouts.shutdown_grace.count());
   beginShutdown();
 
   using Clock = std::chrono::steady_clock;
-  auto deadline = Clock::now() + state_->config->timeouts.shutdown_grace;
+  auto deadline = Clock::now() + live_.current()->config->timeouts.shutdown_grace;
   bool forced = false;
   asio::steady_timer tick(io_);
   // A second signal ends everything at once.
@@ -126,7 +137,80 @@ awaitable<void> Server::waitForSignals() {
     co_await tick.async_wait(nothrow);
   }
   signals_.cancel();
+  reload_signals_.cancel();
   io_.stop();
+}
+
+awaitable<void> Server::waitForReloadSignals() {
+  for (;;) {
+    auto [ec, signo] = co_await reload_signals_.async_wait(nothrow);
+    if (ec || stopping_) co_return;
+    guardedReload("SIGHUP");
+  }
+}
+
+awaitable<void> Server::watchConfigFile() {
+  asio::steady_timer tick(io_);
+  for (;;) {
+    tick.expires_after(std::chrono::seconds(1));
+    if (auto [ec] = co_await tick.async_wait(nothrow); ec || stopping_) co_return;
+    // Compare contents, not timestamps: editors that save by rename, a
+    // `touch`, or a change reverted before the next look all come out right.
+    auto text = config::readConfigText(config_path_);
+    if (!text || *text == loaded_text_) continue;
+    guardedReload("config file changed");
+  }
+}
+
+void Server::guardedReload(std::string_view trigger) {
+  // A reload must never take its trigger down with it: an exception here
+  // would end the detached coroutine and with it every later reload.
+  try {
+    reload(trigger);
+  } catch (const std::exception& e) {
+    log::error("config reload ({}) failed; generation {} keeps serving: {}", trigger,
+               live_.generation(), e.what());
+  }
+}
+
+void Server::reload(std::string_view trigger) {
+  auto text = config::readConfigText(config_path_);
+  if (!text) {
+    log::error("config reload ({}) rejected; generation {} keeps serving: {}", trigger,
+               live_.generation(), text.error().message);
+    return;
+  }
+  // Whatever the outcome, this text has been looked at: a rejected file is
+  // reported once, not every second.
+  loaded_text_ = *text;
+  auto config = config::parseConfigFile(*text, config_path_);
+  Result<std::shared_ptr<const GatewayState>> state =
+      config ? buildGatewayState(*config)
+             : Result<std::shared_ptr<const GatewayState>>(config.takeError());
+  if (!state) {
+    log::error("config reload ({}) rejected; generation {} keeps serving: {}", trigger,
+               live_.generation(), state.error().message);
+    return;
+  }
+  const config::Config& next = *(*state)->config;
+  const config::Config& running = *startup_config_;
+  auto restartOnly = [&](bool changed, std::string_view key) {
+    if (changed) log::warn("config reload: {} changed; it takes effect at the next restart", key);
+  };
+  restartOnly(next.listen_postgres.host != running.listen_postgres.host ||
+                  next.listen_postgres.port != running.listen_postgres.port,
+              "listen.postgres");
+  restartOnly(next.listen_http.host != running.listen_http.host ||
+                  next.listen_http.port != running.listen_http.port,
+              "listen.http");
+  restartOnly(next.workers != running.workers, "workers");
+  restartOnly(next.identity.dev_issuer.has_value() != running.identity.dev_issuer.has_value(),
+              "identity.dev_issuer");
+  identity_->reconfigure(next);
+  log::setLevel(log::parseLevel(next.log_level, log::Level::Info));
+  const uint64_t generation = live_.replace(*state);
+  log::info("config reloaded ({}): generation {} with {} policies and {} connections", trigger,
+            generation, next.policies.size(), next.connections.size());
 }
 
 void Server::beginShutdown() {

@@ -5,22 +5,33 @@
 /// SIGTERM/SIGINT: stop accepting; sessions end at their next idle point
 /// (no statement running, no open transaction) with FATAL 57P01; after
 /// timeouts.shutdown_grace the rest are ended. A second signal ends all now.
+///
+/// SIGHUP, or a change of the config file (checked every second), reloads the
+/// config: it is loaded and validated whole, then installed atomically for
+/// new sessions and for the next statement of every session (LiveState). An
+/// invalid config is rejected whole; the running one keeps serving. Settings
+/// bound at startup (listen addresses, workers, the dev issuer) keep their
+/// running value until a restart, with a warning.
 
 #include <atomic>
 #include <memory>
+#include <string>
+#include <string_view>
 #include <vector>
 
 #include "common/result.h"
 #include "proxy/cancel_map.h"
 #include "proxy/gateway_state.h"
 #include "proxy/identity_service.h"
+#include "proxy/live_state.h"
 #include "proxy/worker.h"
 
 namespace pgw::proxy {
 
 class Server {
  public:
-  explicit Server(std::shared_ptr<const GatewayState> state);
+  /// `config_path` is what reloads read ("" = no reloads).
+  Server(std::shared_ptr<const GatewayState> state, std::string config_path);
   ~Server();
 
   /// Binds the PostgreSQL listener (errors: address in use, permission...).
@@ -32,12 +43,21 @@ class Server {
  private:
   awaitable<void> acceptLoop();
   awaitable<void> waitForSignals();
+  awaitable<void> waitForReloadSignals();
+  awaitable<void> watchConfigFile();
   void beginShutdown();
+  /// Loads, validates and installs the config file; logs the outcome.
+  void reload(std::string_view trigger);
+  void guardedReload(std::string_view trigger);
 
-  std::shared_ptr<const GatewayState> state_;
+  LiveState live_;
+  std::shared_ptr<const config::Config> startup_config_;  ///< what listen/workers were built from
+  std::string config_path_;
+  std::string loaded_text_;  ///< the config text in force, to ignore touches
   asio::io_context io_{1};
   tcp::acceptor acceptor_{io_};
   asio::signal_set signals_{io_};
+  asio::signal_set reload_signals_{io_};
   CancelMap cancel_map_;
   std::unique_ptr<IdentityService> identity_;
   std::atomic<int> active_clients_{0};

@@ -75,6 +75,8 @@ std::string_view toString(SessionEnd end) {
       return "idle timeout";
     case SessionEnd::CredentialExpired:
       return "credential expired";
+    case SessionEnd::PolicyChanged:
+      return "access changed by a config reload";
     case SessionEnd::Shutdown:
       return "gateway shutdown";
   }
@@ -82,11 +84,12 @@ std::string_view toString(SessionEnd end) {
 }
 
 ClientSession::ClientSession(Worker& worker, std::shared_ptr<const GatewayState> state,
-                             tcp::socket socket, uint64_t id)
+                             uint64_t generation, tcp::socket socket, uint64_t id)
     : worker_(worker),
       state_(std::move(state)),
       config_(*state_->config),
       id_(id),
+      generation_(generation),
       client_(std::move(socket)),
       client_buf_(kClientBuffer),
       backend_relay_(config_.max_message_size, *this),
@@ -272,6 +275,7 @@ awaitable<bool> ClientSession::openUpstream() {
     }
   }
   target.credential = &connection_->credentials.at(target.credential_name);
+  credential_name_ = target.credential_name;
   if (auto it = state_->upstream_tls.find(connection_->name); it != state_->upstream_tls.end()) {
     target.tls = it->second.get();
   }
@@ -280,6 +284,8 @@ awaitable<bool> ClientSession::openUpstream() {
     if (name == "user" || name == "database" || name == "replication" || name == "options" ||
         name == "application_name" || name.starts_with("_pq_.") ||
         (name == "standard_conforming_strings" && governing != nullptr) ||
+        (name == "statement_timeout" && governing != nullptr &&
+         governing->limits().statement_timeout.count() > 0) ||
         (name == "default_transaction_read_only" && governing != nullptr &&
          governing->readOnlySession())) {
       continue;
@@ -303,6 +309,12 @@ awaitable<bool> ClientSession::openUpstream() {
     }
     target.params.emplace_back("standard_conforming_strings", "on");
   }
+  if (governing != nullptr && governing->limits().statement_timeout.count() > 0) {
+    // PostgreSQL enforces the limit; the policy keeps a session from raising
+    // or disabling it (limits:statement_timeout), and RESET comes back here.
+    target.params.emplace_back(
+        "statement_timeout", std::to_string(governing->limits().statement_timeout.count()) + "ms");
+  }
   if (governing != nullptr && governing->readOnlySession()) {
     // Defense in depth: even a statement the analysis misjudged cannot write.
     // Turning it off again is a guardrail (security_settings).
@@ -320,6 +332,7 @@ awaitable<bool> ClientSession::openUpstream() {
   upstream_key_ = greeting->key;
   if (governing != nullptr) {
     gate_ = std::make_unique<PolicyGate>(state_->policies, *governing, worker_.analysisCache());
+    backend_relay_.setRowLimit(governing->limits().max_rows);
   }
   client_key_ = worker_.cancelMap().add({upstream_->endpoint(), upstream_key_});
 
@@ -361,8 +374,8 @@ awaitable<void> ClientSession::pumpClient() {
     client_plan_.clear();
     auto step = frontend_relay_.process(in, client_plan_);
     if (!step) {
-      if (credential_expired_) {
-        end(SessionEnd::CredentialExpired, step.takeError());
+      if (boundary_end_ != SessionEnd::None) {
+        end(boundary_end_, step.takeError());
         co_return;
       }
       log::warn("session {} from {}: protocol error: {}", id_, peer_, step.error().message);
@@ -446,23 +459,41 @@ bool ClientSession::onError(const protocol::NoticeFields& fields, std::string& r
 
 void ClientSession::onCommandComplete(std::string_view /*tag*/) {}
 
+void ClientSession::onRowsWithheld(uint64_t returned, uint64_t withheld, std::string& out) {
+  const std::string policy = gate_ ? gate_->policy().name() : std::string("?");
+  protocol::encodeNoticeResponse(
+      out, {.severity = "WARNING",
+            .sqlstate = "01000",
+            .message = "pgwarden: result cut to its first " + std::to_string(returned) +
+                       " rows by limits.max_rows of policy \"" + policy + "\"; " +
+                       std::to_string(withheld) + " more rows were not sent",
+            .hint = "narrow the query (WHERE, LIMIT) to fetch what you need"});
+  log::info("session {}: policy \"{}\" max_rows withheld {} rows after {}", id_, policy, withheld,
+            returned);
+}
+
 Result<FrontendObserver::Verdict> ClientSession::onFrontendMessage(
     const protocol::FrontendMessage& msg, std::string& replacement) {
-  // A new statement with nothing in flight is a statement boundary: the place
-  // where a session whose credential expired ends, without cutting a result.
   const bool starts_statement = std::holds_alternative<protocol::Query>(msg) ||
                                 std::holds_alternative<protocol::FunctionCall>(msg) ||
                                 (!extended_open_ && (std::holds_alternative<protocol::Parse>(msg) ||
                                                      std::holds_alternative<protocol::Bind>(msg)));
-  if (starts_statement && credential_deadline_ && !upstreamBusy() && pending_ready_ == 0 &&
+  if (starts_statement && worker_.live().generation() != generation_) applyReload();
+  if (starts_statement && credential_deadline_ && boundary_end_ == SessionEnd::None &&
       std::chrono::system_clock::now() >= *credential_deadline_) {
-    credential_expired_ = true;
     auto t = std::chrono::system_clock::to_time_t(*credential_deadline_);
     char when[32];
     std::strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%SZ", std::gmtime(&t));
-    return fail(sqlstate::kInvalidAuthorizationSpecification,
-                std::string("the credential of this session expired at ") + when +
-                    "; reconnect with a fresh token");
+    boundary_end_ = SessionEnd::CredentialExpired;
+    boundary_error_ = fail(sqlstate::kInvalidAuthorizationSpecification,
+                           std::string("the credential of this session expired at ") + when +
+                               "; reconnect with a fresh token");
+  }
+  // A new statement with nothing in flight is a statement boundary: the place
+  // where a session whose access ended goes, without cutting a result. Until
+  // then (mid-pipeline) its statements are refused.
+  if (starts_statement && boundary_end_ != SessionEnd::None) {
+    if (!upstreamBusy() && pending_ready_ == 0) return boundary_error_;
   }
   // Each of these is answered by exactly one ReadyForQuery.
   if (std::holds_alternative<protocol::Query>(msg) || std::holds_alternative<protocol::Sync>(msg) ||
@@ -473,7 +504,21 @@ Result<FrontendObserver::Verdict> ClientSession::onFrontendMessage(
   if (std::holds_alternative<protocol::Execute>(msg)) extended_open_ = true;
   if (std::holds_alternative<protocol::Sync>(msg)) extended_open_ = false;
 
-  if (gate_) {
+  if (boundary_end_ != SessionEnd::None) {
+    if (std::holds_alternative<protocol::Query>(msg) ||
+        std::holds_alternative<protocol::FunctionCall>(msg)) {
+      denials_.denyQuery(replacement, endingDenial());
+      return Verdict::Replace;
+    }
+    if (const auto* p = std::get_if<protocol::Parse>(&msg)) {
+      denials_.denyParse(replacement, p->statement, endingDenial());
+      return Verdict::Replace;
+    }
+    if (const auto* b = std::get_if<protocol::Bind>(&msg)) {
+      denials_.denyBind(replacement, b->portal, endingDenial());
+      return Verdict::Replace;
+    }
+  } else if (gate_) {
     // A denied statement is replaced by one that fails on the server, so the
     // server applies its own failure semantics (see proxy/denials.h).
     if (const auto* q = std::get_if<protocol::Query>(&msg)) {
@@ -486,6 +531,11 @@ Result<FrontendObserver::Verdict> ClientSession::onFrontendMessage(
         denials_.denyParse(replacement, p->statement, std::move(*denial));
         return Verdict::Replace;
       }
+    } else if (const auto* b = std::get_if<protocol::Bind>(&msg)) {
+      if (auto denial = gate_->checkBind(b->statement)) {
+        denials_.denyBind(replacement, b->portal, std::move(*denial));
+        return Verdict::Replace;
+      }
     } else if (const auto* f = std::get_if<protocol::FunctionCall>(&msg)) {
       if (auto denial = gate_->checkFunctionCall(f->function_oid)) {
         denials_.denyQuery(replacement, std::move(*denial));
@@ -494,6 +544,63 @@ Result<FrontendObserver::Verdict> ClientSession::onFrontendMessage(
     }
   }
   return Verdict::Forward;
+}
+
+void ClientSession::applyReload() {
+  auto snap = worker_.live().snapshot();
+  generation_ = snap.generation;
+  if (boundary_end_ != SessionEnd::None) return;
+  const auto& policies = snap.state->policies;
+  if (!gate_ && !policies) return;  // still a transparent gateway
+  std::string why;
+  std::string code(sqlstate::kAdminShutdown);
+  const policy::CompiledPolicy* governing = nullptr;
+  const config::Connection* conn = snap.state->config->findConnection(connection_->name);
+  if (!gate_) {
+    why = "the reloaded config adds policies, which govern new sessions only";
+  } else if (!policies) {
+    why = "the reloaded config has no policies any more";
+  } else if (conn == nullptr) {
+    why = "connection \"" + connection_->name + "\" was removed from the config";
+  } else if ((governing = policies->match(subject_, connection_->name)) == nullptr) {
+    auto refusal = policy::PolicySet::refusal(subject_, connection_->name);
+    code = refusal.sqlstate.empty() ? "42501" : refusal.sqlstate;
+    why = refusal.message;
+  } else {
+    const std::string* cred = governing->credential(connection_->name);
+    const std::string& now_cred = cred != nullptr ? *cred : conn->default_credential;
+    if (now_cred != credential_name_) {
+      why = "policy \"" + governing->name() + "\" now logs in with credential \"" + now_cred +
+            "\", not \"" + credential_name_ + "\"";
+    } else if (governing->readOnlySession() != gate_->policy().readOnlySession()) {
+      why =
+          "policy \"" + governing->name() + "\" changed whether the database session is read-only";
+    } else if (governing->limits().statement_timeout !=
+               gate_->policy().limits().statement_timeout) {
+      why = "policy \"" + governing->name() + "\" changed limits.statement_timeout";
+    }
+  }
+  if (why.empty()) {
+    gate_->adopt(policies, *governing);
+    backend_relay_.setRowLimit(governing->limits().max_rows);
+    log::info("session {}: statements now decided by policy \"{}\" (config generation {})", id_,
+              governing->name(), generation_);
+    return;
+  }
+  log::info("session {} ({} \"{}\"): ends at its next statement: {}", id_,
+            auth::toString(subject_.method), subject_.id, why);
+  boundary_end_ = SessionEnd::PolicyChanged;
+  boundary_error_ =
+      fail(code, "pgwarden: this session's access changed in a configuration reload: " + why +
+                     "; reconnect to continue");
+}
+
+DenialError ClientSession::endingDenial() const {
+  DenialError e;
+  e.sqlstate = boundary_error_.sqlstate;
+  e.message = boundary_error_.message;
+  e.hint = "finish the current pipeline; the session then ends";
+  return e;
 }
 
 void ClientSession::armIdleTimer() {
@@ -557,6 +664,7 @@ awaitable<void> ClientSession::finish() {
     case SessionEnd::StartupTimeout:
     case SessionEnd::IdleTimeout:
     case SessionEnd::CredentialExpired:
+    case SessionEnd::PolicyChanged:
       notice = end_error_;
       break;
     case SessionEnd::UpstreamLost:

@@ -21,9 +21,9 @@
 #include "proxy/deadline.h"
 #include "proxy/denials.h"
 #include "proxy/gateway_state.h"
+#include "proxy/policy_gate.h"
 #include "proxy/read_buffer.h"
 #include "proxy/relay.h"
-#include "proxy/statement_gate.h"
 #include "proxy/stream.h"
 #include "proxy/upstream.h"
 
@@ -47,6 +47,7 @@ enum class SessionEnd {
   StartupTimeout,
   IdleTimeout,
   CredentialExpired,  ///< the token/certificate behind the session expired
+  PolicyChanged,      ///< a config reload revoked or changed this session's access
   Shutdown,
 };
 std::string_view toString(SessionEnd end);
@@ -55,8 +56,8 @@ class ClientSession : public std::enable_shared_from_this<ClientSession>,
                       private BackendObserver,
                       private FrontendObserver {
  public:
-  ClientSession(Worker& worker, std::shared_ptr<const GatewayState> state, tcp::socket socket,
-                uint64_t id);
+  ClientSession(Worker& worker, std::shared_ptr<const GatewayState> state, uint64_t generation,
+                tcp::socket socket, uint64_t id);
   ~ClientSession() override;
 
   /// Runs the session to its end.
@@ -87,6 +88,11 @@ class ClientSession : public std::enable_shared_from_this<ClientSession>,
   awaitable<error_code> writePlan(Stream& to, Bytes in, const OutputPlan& plan,
                                   std::vector<asio::const_buffer>& gather);
   awaitable<bool> sendToClient(const std::string& bytes);
+  /// A config reload happened: adopt its policy, or schedule the end.
+  void applyReload();
+  /// The error for a statement that arrives while the session waits to end
+  /// at its next statement boundary.
+  DenialError endingDenial() const;
   bool upstreamBusy() const { return pending_ready_ > 0 || extended_open_; }
   void armIdleTimer();
 
@@ -94,6 +100,7 @@ class ClientSession : public std::enable_shared_from_this<ClientSession>,
   void onReadyForQuery(protocol::TxStatus status) override;
   bool onError(const protocol::NoticeFields& fields, std::string& replacement) override;
   void onCommandComplete(std::string_view tag) override;
+  void onRowsWithheld(uint64_t returned, uint64_t withheld, std::string& out) override;
   // FrontendObserver
   Result<Verdict> onFrontendMessage(const protocol::FrontendMessage& msg,
                                     std::string& replacement) override;
@@ -107,7 +114,12 @@ class ClientSession : public std::enable_shared_from_this<ClientSession>,
   auth::Subject subject_;
   /// When the credential behind the session stops being good enough.
   std::optional<std::chrono::system_clock::time_point> credential_deadline_;
-  bool credential_expired_ = false;
+  /// The session ends at its next statement boundary, with this reason and
+  /// `boundary_error_` (credential expiry, a reload that changed its access).
+  SessionEnd boundary_end_ = SessionEnd::None;
+  Error boundary_error_;
+  uint64_t generation_;          ///< LiveState generation this session last applied
+  std::string credential_name_;  ///< the upstream login's credential
   Stream client_;
   ReadBuffer client_buf_;
   std::unique_ptr<Upstream> upstream_;
@@ -124,7 +136,7 @@ class ClientSession : public std::enable_shared_from_this<ClientSession>,
   std::vector<asio::const_buffer> client_gather_;  ///< client -> server writes
   std::vector<asio::const_buffer> server_gather_;  ///< server -> client writes
 
-  std::unique_ptr<StatementGate> gate_;  ///< null: no policy applies, forward everything
+  std::unique_ptr<PolicyGate> gate_;  ///< null: no policy applies, forward everything
   Denials denials_;
 
   SessionEnd end_ = SessionEnd::None;

@@ -18,6 +18,8 @@ class StatementGate {
   virtual std::optional<DenialError> checkQuery(std::string_view sql) = 0;
   /// A Parse: the decision for statement `name` is made here, once.
   virtual std::optional<DenialError> checkParse(std::string_view name, std::string_view sql) = 0;
+  /// A Bind of prepared statement `statement` ("" = unnamed).
+  virtual std::optional<DenialError> checkBind(std::string_view statement) = 0;
   /// A fast-path FunctionCall, which no SQL text describes.
   virtual std::optional<DenialError> checkFunctionCall(int32_t function_oid) = 0;
 };

@@ -9,9 +9,11 @@
 
 namespace pgw::proxy {
 
-Worker::Worker(CancelMap& cancel_map, IdentityService& identity, std::atomic<int>& active_clients)
+Worker::Worker(CancelMap& cancel_map, IdentityService& identity, const LiveState& live,
+               std::atomic<int>& active_clients)
     : cancel_map_(cancel_map),
       identity_(identity),
+      live_(live),
       active_clients_(active_clients),
       guard_(io_.get_executor()) {}
 
@@ -33,8 +35,8 @@ void Worker::remove(ClientSession* s) {
   if (sessions_.erase(s) > 0) active_clients_.fetch_sub(1, std::memory_order_relaxed);
 }
 
-void Worker::adopt(tcp::socket::native_handle_type fd, tcp protocol,
-                   std::shared_ptr<const GatewayState> state, uint64_t session_id) {
+void Worker::adopt(tcp::socket::native_handle_type fd, tcp protocol, LiveState::Snapshot state,
+                   uint64_t session_id) {
   asio::post(io_, [this, fd, protocol, state = std::move(state), session_id]() mutable {
     tcp::socket socket(io_);
     error_code ec;
@@ -44,8 +46,8 @@ void Worker::adopt(tcp::socket::native_handle_type fd, tcp protocol,
       active_clients_.fetch_sub(1, std::memory_order_relaxed);
       return;
     }
-    auto session =
-        std::make_shared<ClientSession>(*this, std::move(state), std::move(socket), session_id);
+    auto session = std::make_shared<ClientSession>(*this, std::move(state.state), state.generation,
+                                                   std::move(socket), session_id);
     if (shutting_down_) session->requestShutdown();
     // The session is a coroutine parameter so that the frame owns it.
     asio::co_spawn(

@@ -12,6 +12,7 @@
 #include "proxy/analysis_cache.h"
 #include "proxy/asio.h"
 #include "proxy/gateway_state.h"
+#include "proxy/live_state.h"
 
 namespace pgw::proxy {
 
@@ -21,7 +22,8 @@ class IdentityService;
 
 class Worker {
  public:
-  Worker(CancelMap& cancel_map, IdentityService& identity, std::atomic<int>& active_clients);
+  Worker(CancelMap& cancel_map, IdentityService& identity, const LiveState& live,
+         std::atomic<int>& active_clients);
   ~Worker();
   Worker(const Worker&) = delete;
   Worker& operator=(const Worker&) = delete;
@@ -31,8 +33,8 @@ class Worker {
   void stop();
 
   /// Adopts an accepted connection (called on any thread).
-  void adopt(tcp::socket::native_handle_type fd, tcp protocol,
-             std::shared_ptr<const GatewayState> state, uint64_t session_id);
+  void adopt(tcp::socket::native_handle_type fd, tcp protocol, LiveState::Snapshot state,
+             uint64_t session_id);
   /// Asks every session to end at its next idle point (any thread).
   void beginShutdown();
   /// Ends every session now (any thread).
@@ -43,12 +45,14 @@ class Worker {
   void remove(ClientSession* s);
   CancelMap& cancelMap() { return cancel_map_; }
   IdentityService& identity() { return identity_; }
+  const LiveState& live() const { return live_; }
   AnalysisCache& analysisCache() { return analysis_cache_; }
   int activeClients() const { return active_clients_.load(std::memory_order_relaxed); }
 
  private:
   CancelMap& cancel_map_;
   IdentityService& identity_;
+  const LiveState& live_;
   std::atomic<int>& active_clients_;
   bool shutting_down_ = false;
   AnalysisCache analysis_cache_;

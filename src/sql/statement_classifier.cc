@@ -238,15 +238,18 @@ void classifyStatement(const PgQuery__Node* stmt, std::string_view text, Context
       break;
     case PG_QUERY__NODE__NODE_PREPARE_STMT:
       info.kind = K::Prepare;
+      info.prepared_name = std::string(view(stmt->prepare_stmt->name));
       nestedStatement(stmt->prepare_stmt->query, ctx, info, Fold::Runs);
       walk = Walk::None;
       break;
     case PG_QUERY__NODE__NODE_EXECUTE_STMT:
       info.kind = K::Execute;
+      info.prepared_name = std::string(view(stmt->execute_stmt->name));
       walk = Walk::Read;  // parameters are expressions
       break;
     case PG_QUERY__NODE__NODE_DEALLOCATE_STMT:
       info.kind = K::Deallocate;
+      info.prepared_name = std::string(view(stmt->deallocate_stmt->name));
       walk = Walk::None;
       break;
     case PG_QUERY__NODE__NODE_DECLARE_CURSOR_STMT:

@@ -96,6 +96,9 @@ struct StatementInfo {
   /// "dblink"); COPY's server file or program and LOAD's library too.
   /// Relations it changes are in `relations_written`.
   std::vector<std::string> objects;
+  /// PREPARE / EXECUTE / DEALLOCATE: the prepared statement's name ("" for
+  /// DEALLOCATE ALL), so a gateway can re-judge what EXECUTE runs.
+  std::string prepared_name;
 
   /// An UPDATE or DELETE (also inside a CTE) without a WHERE clause;
   /// WHERE CURRENT OF counts as a WHERE.

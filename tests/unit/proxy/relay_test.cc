@@ -36,6 +36,12 @@ struct RecordingObserver : BackendObserver {
     return false;
   }
   void onCommandComplete(std::string_view tag) override { tags.emplace_back(tag); }
+  void onRowsWithheld(uint64_t returned, uint64_t withheld, std::string& out) override {
+    withheld_reports.emplace_back(returned, withheld);
+    protocol::encodeNoticeResponse(out,
+                                   {.severity = "WARNING", .sqlstate = "01000", .message = "cut"});
+  }
+  std::vector<std::pair<uint64_t, uint64_t>> withheld_reports;
 };
 
 /// Replaces every non-NULL cell of column `column` with "***".
@@ -306,6 +312,55 @@ TEST(FrontendRelay, PasswordMessageAfterAuthenticationIsAProtocolError) {
   auto step = relay.process(asBytes(wire), plan);
   ASSERT_FALSE(step.ok());
   EXPECT_EQ(step.error().message.find("secret"), std::string::npos);
+}
+
+TEST(BackendRelay, RowLimitWithholdsTheRestAtEveryCutAndRewritesTheTag) {
+  const std::string wire = sampleResult() + sampleResult();
+  std::string expected_one;
+  {
+    protocol::FieldDescription f1{.name = "id", .type_oid = 23, .type_size = 4};
+    protocol::FieldDescription f2{.name = "email", .type_oid = 25, .type_size = -1};
+    const protocol::FieldDescription fields[] = {f1, f2};
+    protocol::encodeRowDescription(expected_one, fields);
+    for (int i = 0; i < 2; ++i) {
+      std::string id = std::to_string(i);
+      std::string email = "user" + id + "@example.com";
+      const std::optional<std::string_view> cells[] = {id, email};
+      protocol::encodeDataRow(expected_one, cells);
+    }
+    protocol::encodeNoticeResponse(expected_one,
+                                   {.severity = "WARNING", .sqlstate = "01000", .message = "cut"});
+    protocol::encodeCommandComplete(expected_one, "SELECT 2");
+    protocol::encodeReadyForQuery(expected_one, TxStatus::Idle);
+  }
+  for (size_t cut = 1; cut < wire.size(); ++cut) {
+    RecordingObserver obs;
+    BackendRelay relay(1 << 20, obs);
+    relay.setRowLimit(2);
+    ASSERT_EQ(pump(relay, wire, {cut}), expected_one + expected_one) << "cut at " << cut;
+    ASSERT_EQ(obs.withheld_reports.size(), 2u);
+    EXPECT_EQ(obs.withheld_reports[0], std::make_pair(uint64_t{2}, uint64_t{1}));
+    EXPECT_EQ(obs.tags, (std::vector<std::string>{"SELECT 3", "SELECT 3"}));
+  }
+}
+
+TEST(BackendRelay, RowLimitCountsAPortalFetchedInBatchesAsOneResult) {
+  std::string wire;
+  for (int batch = 0; batch < 2; ++batch) {
+    for (int i = 0; i < 2; ++i) {
+      const std::optional<std::string_view> cells[] = {"x"};
+      protocol::encodeDataRow(wire, cells);
+    }
+    wire += std::string("s\0\0\0\4", 5);  // PortalSuspended
+  }
+  protocol::encodeCommandComplete(wire, "SELECT 4");
+  RecordingObserver obs;
+  BackendRelay relay(1 << 20, obs);
+  relay.setRowLimit(3);
+  std::string out = pump(relay, wire, {});
+  ASSERT_EQ(obs.withheld_reports.size(), 1u);
+  EXPECT_EQ(obs.withheld_reports[0], std::make_pair(uint64_t{3}, uint64_t{1}));
+  EXPECT_NE(out.find("SELECT 3"), std::string::npos);
 }
 
 }  // namespace
