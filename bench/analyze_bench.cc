@@ -55,3 +55,53 @@ void BM_CacheShapeHit(benchmark::State& state) {
 BENCHMARK(BM_CacheShapeHit)->DenseRange(0, 2);
 
 }  // namespace
+
+// The policy decision for a cached analysis, with bench/policy.yaml (ten
+// policies, twenty deny rules, the guardrails) and with one allow-all policy.
+#include <fstream>
+#include <sstream>
+
+#include "config/config.h"
+#include "policy/policy_set.h"
+
+namespace {
+
+std::shared_ptr<const pgw::policy::PolicySet> policySet(bool realistic) {
+  std::string yaml = R"(
+identity: { users: [ { name: bench, password: x, groups: [bench] } ] }
+connections:
+  bench:
+    host: 127.0.0.1
+    database: bench
+    credentials: { rw: { user: bench, password: x } }
+    default_credential: rw
+)";
+  if (realistic) {
+    std::ifstream in(PGW_SOURCE_DIR "/bench/policy.yaml");
+    std::stringstream text;
+    text << in.rdbuf();
+    yaml += text.str();
+  } else {
+    yaml += "policies: [ { name: all, subjects: { groups: [bench] }, connections: ['*'], "
+            "access: admin } ]\n";
+  }
+  auto config = pgw::config::parseConfig(yaml, "/tmp");
+  if (!config) throw std::runtime_error(config.error().message);
+  auto set = pgw::policy::PolicySet::compile(**config);
+  if (!set) throw std::runtime_error(set.error().message);
+  return *set;
+}
+
+void BM_Decide(benchmark::State& state) {
+  auto set = policySet(state.range(1) != 0);
+  pgw::auth::Subject subject;
+  subject.id = "bench";
+  subject.groups = {"bench"};
+  const auto* policy = set->match(subject, "bench");
+  if (policy == nullptr) throw std::runtime_error("no policy for bench");
+  const auto analysis = pgw::sql::analyze(kStatements[state.range(0)]);
+  for (auto _ : state) benchmark::DoNotOptimize(set->decide(*policy, analysis));
+}
+BENCHMARK(BM_Decide)->ArgsProduct({{0, 1, 2}, {0, 1}})->ArgNames({"stmt", "realistic"});
+
+}  // namespace

@@ -11,8 +11,11 @@ usage: bench/run.sh [options]
 
   -T, --time SECONDS     duration of each pgbench run (default 10, env BENCH_SECONDS)
   -s, --scale N          pgbench scale factor (default 10)
-      --targets LIST     comma-separated subset of direct,pgwarden,pgbouncer
-                         (default: all; a target whose binary is missing is skipped)
+      --targets LIST     comma-separated subset of direct,pgwarden,pgbouncer,
+                         pgwarden-allow,pgwarden-policy (default: direct,pgwarden,pgbouncer;
+                         a target whose binary is missing is skipped)
+      --policy           the cost of policy enforcement: targets direct,pgwarden,
+                         pgwarden-allow,pgwarden-policy and the 8-client cells only
       --idle-conns N     idle connections for the memory measurement (default 1000)
       --no-rss           skip the memory measurement
       --keep             keep the temp directory (logs, configs) for inspection
@@ -29,6 +32,7 @@ repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 seconds=${BENCH_SECONDS:-10}
 scale=10
 targets_arg="direct,pgwarden,pgbouncer"
+policy_cells=0
 idle_conns=1000
 measure_rss=1
 keep=0
@@ -37,6 +41,7 @@ while (($#)); do
     -T | --time) seconds=$2; shift 2 ;;
     -s | --scale) scale=$2; shift 2 ;;
     --targets) targets_arg=$2; shift 2 ;;
+    --policy) targets_arg="direct,pgwarden,pgwarden-allow,pgwarden-policy"; policy_cells=1; shift ;;
     --idle-conns) idle_conns=$2; shift 2 ;;
     --no-rss) measure_rss=0; shift ;;
     --keep) keep=1; shift ;;
@@ -65,9 +70,9 @@ IFS=, read -ra wanted <<<"$targets_arg"
 for t in "${wanted[@]}"; do
   case "$t" in
     direct) targets+=(direct) ;;
-    pgwarden)
+    pgwarden | pgwarden-allow | pgwarden-policy)
       if [[ -x $pgwarden_bin ]]; then
-        targets+=(pgwarden)
+        targets+=("$t")
       else
         log "skipping pgwarden: $pgwarden_bin not found; build it with"
         log "  cmake -S . -B build-release -G Ninja -DCMAKE_BUILD_TYPE=Release -DPGW_TESTS=OFF && ninja -C build-release pgwarden"
@@ -81,10 +86,13 @@ for t in "${wanted[@]}"; do
         log "skipping pgbouncer: not installed (apt-get install pgbouncer)"
       fi
       ;;
-    *) die "unknown target '$t' (direct, pgwarden, pgbouncer)" ;;
+    *) die "unknown target '$t' (direct, pgwarden, pgbouncer, pgwarden-allow, pgwarden-policy)" ;;
   esac
 done
 [[ " ${targets[*]} " == *" direct "* ]] || die "the direct target is needed as the baseline"
+if ((measure_rss)) && ((policy_cells)); then
+  measure_rss=0
+fi
 if ((measure_rss)) && [[ " ${targets[*]} " != *" pgwarden "* ]]; then
   log "skipping the memory measurement: no pgwarden"
   measure_rss=0
@@ -104,7 +112,7 @@ work=$(mktemp -d /tmp/pgwarden-bench.XXXXXX)
 pgdir=$work/pg
 data=$pgdir/data
 bouncer_dir=$work/pgbouncer
-mkdir -p "$pgdir" "$bouncer_dir" "$work/gateway" "$work/runs"
+mkdir -p "$pgdir" "$bouncer_dir" "$work/runs"
 if ((as_root)); then
   id postgres >/dev/null 2>&1 || die "running as root needs a 'postgres' OS user to run PostgreSQL"
   chmod 711 "$work"
@@ -112,29 +120,31 @@ if ((as_root)); then
 fi
 chmod 700 "$pgdir" "$bouncer_dir"
 
-gateway_pid=""
 holder_pid=""
-gw_cfg=$work/gateway/pgwarden.yaml
 declare -A port=()
+declare -A gateway_pid=()
+# start_gateway <target>: serves $work/<target>/pgwarden.yaml on port[<target>].
 start_gateway() {
-  "$pgwarden_bin" serve --config "$gw_cfg" >>"$work/gateway/pgwarden.log" 2>&1 &
-  gateway_pid=$!
-  wait_ready "host=127.0.0.1 port=${port[pgwarden]} dbname=bench user=bench" "pgwarden"
+  local t=$1
+  "$pgwarden_bin" serve --config "$work/$t/pgwarden.yaml" >>"$work/$t/pgwarden.log" 2>&1 &
+  gateway_pid[$t]=$!
+  wait_ready "host=127.0.0.1 port=${port[$t]} dbname=bench user=bench" "$t"
 }
 stop_gateway() {
-  [[ -n $gateway_pid ]] || return 0
-  kill -TERM "$gateway_pid" 2>/dev/null || true
-  for _ in $(seq 1 50); do kill -0 "$gateway_pid" 2>/dev/null || break; sleep 0.1; done
-  kill -KILL "$gateway_pid" 2>/dev/null || true
-  wait "$gateway_pid" 2>/dev/null || true
-  gateway_pid=""
+  local t=$1 pid=${gateway_pid[$1]:-}
+  [[ -n $pid ]] || return 0
+  kill -TERM "$pid" 2>/dev/null || true
+  for _ in $(seq 1 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+  kill -KILL "$pid" 2>/dev/null || true
+  wait "$pid" 2>/dev/null || true
+  gateway_pid[$t]=""
 }
 cleanup() {
   local rc=$?
   trap - EXIT INT TERM
   set +e
   [[ -n $holder_pid ]] && kill "$holder_pid" 2>/dev/null
-  stop_gateway
+  for t in "${!gateway_pid[@]}"; do stop_gateway "$t"; done
   if [[ -f $bouncer_dir/pgbouncer.pid ]]; then
     kill "$(cat "$bouncer_dir/pgbouncer.pid")" 2>/dev/null
   fi
@@ -205,15 +215,17 @@ log "pgbench -i -s $scale"
 port[direct]=$pg_port
 
 # --- pgwarden ----------------------------------------------------------------
-if [[ " ${targets[*]} " == *" pgwarden "* ]]; then
-  port[pgwarden]=$(free_port)
-  openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 2 \
-    -subj /CN=localhost -addext subjectAltName=DNS:localhost,IP:127.0.0.1 \
-    -keyout "$work/gateway/server.key" -out "$work/gateway/server.crt" >/dev/null 2>&1 ||
-    die "openssl could not make a certificate"
-  cat >"$gw_cfg" <<EOF
+# pgwarden: no policies (a transparent gateway). pgwarden-allow: one policy
+# allowing everything (every statement analyzed, nothing refused).
+# pgwarden-policy: bench/policy.yaml — ten policies, twenty deny rules and the
+# built-in guardrails, the bench user matched by the sixth policy.
+write_gateway_config() {
+  local t=$1
+  mkdir -p "$work/$t"
+  cp "$work/server.crt" "$work/server.key" "$work/$t/"
+  cat >"$work/$t/pgwarden.yaml" <<EOF
 listen:
-  postgres: "127.0.0.1:${port[pgwarden]}"
+  postgres: "127.0.0.1:${port[$t]}"
   http: "127.0.0.1:$(free_port)"
 log_level: warn
 timeouts:
@@ -226,6 +238,7 @@ identity:
   users:
     - name: bench
       password: "\${env:PGW_BENCH_PASSWORD}"
+      groups: [bench]
 connections:
   bench:
     host: 127.0.0.1
@@ -237,8 +250,34 @@ connections:
       rw: { user: bench, password: "\${env:PGW_BENCH_PASSWORD}" }
     default_credential: rw
 EOF
-  log "pgwarden: $pgwarden_bin on port ${port[pgwarden]}"
-  start_gateway
+  case "$t" in
+    pgwarden-allow)
+      cat >>"$work/$t/pgwarden.yaml" <<EOF
+policies:
+  - name: allow-all
+    subjects: { groups: [bench] }
+    connections: ["*"]
+    access: admin
+EOF
+      ;;
+    pgwarden-policy) cat "$repo/bench/policy.yaml" >>"$work/$t/pgwarden.yaml" ;;
+  esac
+}
+gateway_targets=()
+for t in "${targets[@]}"; do [[ $t == pgwarden* ]] && gateway_targets+=("$t"); done
+if ((${#gateway_targets[@]})); then
+  openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 2 \
+    -subj /CN=localhost -addext subjectAltName=DNS:localhost,IP:127.0.0.1 \
+    -keyout "$work/server.key" -out "$work/server.crt" >/dev/null 2>&1 ||
+    die "openssl could not make a certificate"
+  for t in "${gateway_targets[@]}"; do
+    port[$t]=$(free_port)
+    write_gateway_config "$t"
+    "$pgwarden_bin" check --config "$work/$t/pgwarden.yaml" >/dev/null ||
+      die "$t: the gateway config does not load"
+    log "$t: $pgwarden_bin on port ${port[$t]}"
+    start_gateway "$t"
+  done
 fi
 
 # --- pgbouncer ---------------------------------------------------------------
@@ -304,6 +343,14 @@ cells=(
   "select-prepared|8|-S -M prepared"
   "tpcb-simple|8|-M simple"
 )
+if ((policy_cells)); then
+  cells=(
+    "select-simple|8|-S -M simple"
+    "select-extended|8|-S -M extended"
+    "select-prepared|8|-S -M prepared"
+    "tpcb-simple|8|-M simple"
+  )
+fi
 n_runs=$((${#cells[@]} * ${#targets[@]}))
 log "targets: ${targets[*]}; ${#cells[@]} cells x ${#targets[@]} targets x ${seconds}s (~$((n_runs * (seconds + 1) / 60 + 1)) min)"
 
@@ -334,7 +381,7 @@ done
 # --- memory per idle connection ------------------------------------------------
 rss_kb() {
   if [[ ! -r /proc/$1/status ]]; then
-    tail -5 "$work/gateway/pgwarden.log" >&2
+    tail -5 "$work/pgwarden/pgwarden.log" >&2
     die "pgwarden (pid $1) has exited"
   fi
   awk '/^VmRSS:/{print $2}' "/proc/$1/status"
@@ -343,22 +390,22 @@ rss_rows=()
 # measure_idle <label> <sslmode>: a fresh gateway, RSS before and with N idle clients.
 measure_idle() {
   local label=$1 sslmode=$2
-  stop_gateway
-  start_gateway
+  stop_gateway pgwarden
+  start_gateway pgwarden
   sleep 1
   local before after opened failed
-  before=$(rss_kb "$gateway_pid")
+  before=$(rss_kb "${gateway_pid[pgwarden]}")
   coproc HOLDER { PGSSLMODE=$sslmode "$python" "$repo/bench/idle_conns.py" -n "$idle_conns" \
     --dsn "host=127.0.0.1 port=${port[pgwarden]} dbname=bench user=bench sslmode=$sslmode"; }
   # shellcheck disable=SC2153  # HOLDER_PID is set by coproc
   holder_pid=$HOLDER_PID
   read -r -u "${HOLDER[0]}" _ opened _ failed || die "idle_conns.py died"
   sleep 2
-  after=$(rss_kb "$gateway_pid")
+  after=$(rss_kb "${gateway_pid[pgwarden]}")
   eval "exec ${HOLDER[1]}>&-"
   wait "$holder_pid" 2>/dev/null || true
   holder_pid=""
-  ((failed == 0)) || log "$label: $failed of $idle_conns connections failed (see $work/gateway/pgwarden.log)"
+  ((failed == 0)) || log "$label: $failed of $idle_conns connections failed (see $work/pgwarden/pgwarden.log)"
   local per
   per=$(awk -v b="$before" -v a="$after" -v n="$opened" 'BEGIN { printf "%.1f", n ? (a - b) / n : 0 }')
   rss_rows+=("| $label | $opened | $((before / 1024)) | $((after / 1024)) | $per |")

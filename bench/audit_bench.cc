@@ -1,0 +1,164 @@
+// Audit trail throughput: sealing (canonical JSON + SHA-256), each sink's
+// raw batched write, and the whole log (submit from the caller's thread,
+// writer thread seals and writes, flush) per sink. Files go to a scratch
+// directory under $PGW_BENCH_DIR (default: the system temp directory) — put
+// it on the disk the gateway would use: the sinks fsync every batch.
+
+#include <benchmark/benchmark.h>
+#include <stdlib.h>
+
+#include <cstdlib>
+#include <filesystem>
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "audit/audit_log.h"
+#include "audit/chain.h"
+#include "audit/jsonl_sink.h"
+#include "audit/sqlite_sink.h"
+
+namespace {
+
+using namespace pgw::audit;
+
+/// A typical statement event: a parameterized SELECT by an OIDC subject.
+AuditEvent sampleEvent(int i) {
+  AuditEvent e;
+  e.time = nowUs();
+  e.gateway_id = "bench";
+  e.session_id = static_cast<uint64_t>(i % 64);
+  e.subject_id = "agent-" + std::to_string(i % 16);
+  e.subject_groups = {"ai-agents"};
+  e.subject_issuer = "https://idp.example.com";
+  e.auth_method = "oidc";
+  e.client_address = "10.1.2.3:51234";
+  e.tls = true;
+  e.tls_version = "TLSv1.3";
+  e.connection = "prod";
+  e.upstream_role = "agent_ro";
+  e.statement = "SELECT id, email, created_at FROM public.users WHERE id = $1 AND tenant = $2";
+  e.parameters = {std::string("<redacted>"), std::string("<redacted>")};
+  e.fingerprint = "5ab3c0ffee1d2e3f";
+  e.statement_kind = "select";
+  e.tables = {"public.users"};
+  e.decision = "allow";
+  e.policy = "agents-read-prod";
+  e.duration_us = 180;
+  e.rows = 1;
+  e.command_tag = "SELECT 1";
+  e.bytes_sent = 412;
+  return e;
+}
+
+std::string scratchDir() {
+  const char* base = std::getenv("PGW_BENCH_DIR");
+  std::string tmpl = (std::filesystem::path(base ? base : std::filesystem::temp_directory_path()) /
+                      "pgw_audit_bench_XXXXXX")
+                         .string();
+  if (::mkdtemp(tmpl.data()) == nullptr) std::abort();
+  return tmpl;
+}
+
+std::vector<StoredRecord> sealedBatch(size_t n, uint64_t first_seq, std::string& prev) {
+  std::vector<StoredRecord> out;
+  out.reserve(n);
+  for (size_t i = 0; i < n; ++i) {
+    out.push_back(sealRecord(sampleEvent(static_cast<int>(i)), first_seq + i, prev));
+    prev = out.back().hash;
+  }
+  return out;
+}
+
+void BM_Seal(benchmark::State& state) {
+  const AuditEvent e = sampleEvent(1);
+  uint64_t seq = 1;
+  std::string prev = kGenesisHash;
+  for (auto _ : state) {
+    StoredRecord r = sealRecord(e, seq++, prev);
+    prev = std::move(r.hash);
+    benchmark::DoNotOptimize(prev);
+  }
+  state.SetItemsProcessed(state.iterations());
+}
+BENCHMARK(BM_Seal);
+
+/// One sink transaction of `batch` pre-sealed records per iteration.
+template <class Open>
+void sinkWrite(benchmark::State& state, Open open) {
+  const std::string dir = scratchDir();
+  std::unique_ptr<Sink> sink = open(dir);
+  const auto batch = static_cast<size_t>(state.range(0));
+  std::string prev = kGenesisHash;
+  uint64_t seq = 1;
+  for (auto _ : state) {
+    state.PauseTiming();
+    auto rows = sealedBatch(batch, seq, prev);
+    seq += batch;
+    state.ResumeTiming();
+    if (!sink->write(rows).ok()) state.SkipWithError("sink write failed");
+  }
+  state.SetItemsProcessed(state.iterations() * static_cast<int64_t>(batch));
+  sink.reset();
+  std::filesystem::remove_all(dir);
+}
+
+void BM_SqliteSinkWrite(benchmark::State& state) {
+  sinkWrite(state, [](const std::string& dir) -> std::unique_ptr<Sink> {
+    return std::move(SqliteSink::open(dir + "/audit.db").value());
+  });
+}
+BENCHMARK(BM_SqliteSinkWrite)->Arg(64)->Arg(512)->Arg(4096)->UseRealTime();
+
+void BM_JsonlSinkWrite(benchmark::State& state) {
+  sinkWrite(state, [](const std::string& dir) -> std::unique_ptr<Sink> {
+    return std::move(JsonlSink::open(dir + "/audit.jsonl", size_t{1} << 30, 2).value());
+  });
+}
+BENCHMARK(BM_JsonlSinkWrite)->Arg(64)->Arg(512)->Arg(4096)->UseRealTime();
+
+/// End to end: 20,000 events submitted as fast as the queue admits them,
+/// then flushed; events/s is what the gateway can sustain into that sink.
+template <class Open>
+void logThroughput(benchmark::State& state, Open open) {
+  const std::string dir = scratchDir();
+  AuditLog::Options o;
+  o.gateway_id = "bench";
+  o.queue = 65536;
+  o.batch = static_cast<size_t>(state.range(0));
+  std::vector<std::unique_ptr<Sink>> sinks;
+  sinks.push_back(open(dir));
+  auto log = std::move(AuditLog::open(o, std::move(sinks)).value());
+  constexpr int kEvents = 20000;
+  std::vector<AuditEvent> events;
+  for (int i = 0; i < kEvents; ++i) events.push_back(sampleEvent(i));
+  for (auto _ : state) {
+    for (const AuditEvent& e : events) {
+      while (!log->tryReserve()) std::this_thread::yield();
+      log->submit(e);
+    }
+    log->flush();
+  }
+  state.SetItemsProcessed(state.iterations() * kEvents);
+  const auto stats = log->stats();
+  state.counters["batches"] = static_cast<double>(stats.batches);
+  log.reset();
+  std::filesystem::remove_all(dir);
+}
+
+void BM_LogSqlite(benchmark::State& state) {
+  logThroughput(state, [](const std::string& dir) -> std::unique_ptr<Sink> {
+    return std::move(SqliteSink::open(dir + "/audit.db").value());
+  });
+}
+BENCHMARK(BM_LogSqlite)->Arg(512)->Arg(4096)->UseRealTime()->Unit(benchmark::kMillisecond);
+
+void BM_LogJsonl(benchmark::State& state) {
+  logThroughput(state, [](const std::string& dir) -> std::unique_ptr<Sink> {
+    return std::move(JsonlSink::open(dir + "/audit.jsonl", size_t{1} << 30, 2).value());
+  });
+}
+BENCHMARK(BM_LogJsonl)->Arg(512)->Arg(4096)->UseRealTime()->Unit(benchmark::kMillisecond);
+
+}  // namespace
