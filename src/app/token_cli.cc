@@ -22,6 +22,7 @@ namespace pgw::app {
 namespace {
 
 using TimePoint = std::chrono::system_clock::time_point;
+using config::formatDuration;
 
 constexpr int kOk = 0;
 constexpr int kFailed = 1;
@@ -203,16 +204,6 @@ int revoke(const TokenCommandState& state, const std::string& path, std::ostream
 
 /// Longest --sub, --name or group accepted for a minted token.
 constexpr size_t kMaxClaimBytes = 255;
-
-/// "15m", "90s", "2h": the largest unit that divides `d` evenly.
-std::string formatDuration(std::chrono::milliseconds d) {
-  const int64_t ms = d.count();
-  if (ms != 0 && ms % 86'400'000 == 0) return fmt::format("{}d", ms / 86'400'000);
-  if (ms != 0 && ms % 3'600'000 == 0) return fmt::format("{}h", ms / 3'600'000);
-  if (ms != 0 && ms % 60'000 == 0) return fmt::format("{}m", ms / 60'000);
-  if (ms != 0 && ms % 1'000 == 0) return fmt::format("{}s", ms / 1'000);
-  return fmt::format("{}ms", ms);
-}
 
 /// Empty when `value` may go into a claim; otherwise what is wrong with it.
 std::string claimProblem(std::string_view value) {

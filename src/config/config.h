@@ -260,6 +260,9 @@ std::optional<int> errorLine(const std::string& yaml, std::string_view message);
 Result<HostPort> parseHostPort(const std::string& text);
 /// "500ms", "30s", "5m", "1h", "7d" (24h days), or a bare integer of milliseconds.
 Result<std::chrono::milliseconds> parseDuration(const std::string& text);
+/// "15m", "90s", "1500ms": the largest unit that divides `d` evenly (what
+/// parseDuration reads back).
+std::string formatDuration(std::chrono::milliseconds d);
 /// "64MB", "1kB", "1048576".
 Result<size_t> parseSize(const std::string& text);
 

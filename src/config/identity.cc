@@ -430,16 +430,6 @@ void readClientCertificates(const Context& ctx, const YAML::Node& node, const st
 /// Longest `identity.dev_issuer.token_lifetime`: its tokens are meant to be short-lived.
 constexpr std::chrono::hours kMaxDevTokenLifetime{24};
 
-/// "15m", "90s", "1500ms": the largest unit that divides `d` evenly.
-std::string formatDuration(std::chrono::milliseconds d) {
-  const int64_t ms = d.count();
-  if (ms != 0 && ms % 86'400'000 == 0) return fmt::format("{}d", ms / 86'400'000);
-  if (ms != 0 && ms % 3'600'000 == 0) return fmt::format("{}h", ms / 3'600'000);
-  if (ms != 0 && ms % 60'000 == 0) return fmt::format("{}m", ms / 60'000);
-  if (ms != 0 && ms % 1'000 == 0) return fmt::format("{}s", ms / 1'000);
-  return fmt::format("{}ms", ms);
-}
-
 std::string lowerCase(std::string_view s) {
   std::string out(s);
   std::transform(out.begin(), out.end(), out.begin(),

@@ -163,4 +163,13 @@ const LocalUser* Config::findUser(const std::string& name) const {
   return it == users.end() ? nullptr : &*it;
 }
 
+std::string formatDuration(std::chrono::milliseconds d) {
+  const int64_t ms = d.count();
+  if (ms != 0 && ms % 86'400'000 == 0) return fmt::format("{}d", ms / 86'400'000);
+  if (ms != 0 && ms % 3'600'000 == 0) return fmt::format("{}h", ms / 3'600'000);
+  if (ms != 0 && ms % 60'000 == 0) return fmt::format("{}m", ms / 60'000);
+  if (ms != 0 && ms % 1'000 == 0) return fmt::format("{}s", ms / 1'000);
+  return fmt::format("{}ms", ms);
+}
+
 }  // namespace pgw::config

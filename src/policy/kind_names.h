@@ -2,23 +2,20 @@
 /// Names of sql::StatementKind values, as policies write them ("select",
 /// "drop_database") and as messages show them ("DROP DATABASE").
 ///
-/// The analyzer (src/sql) declares `sql::toString(StatementKind)` with the
-/// same contract; policy keeps its own table so it does not link the
-/// analyzer. The two must agree — sql should reuse this table (to be
-/// deduplicated).
+/// Both come from the one table in sql/kind_table.h, which the analyzer's
+/// `sql::toString(StatementKind)` reads too.
 
 #include <cstddef>
 #include <optional>
 #include <string>
 #include <string_view>
 
+#include "sql/kind_table.h"
 #include "sql/statement_info.h"
 
 namespace pgw::policy {
 
-/// Number of StatementKind values; `Other` must stay the last enumerator.
-inline constexpr std::size_t kStatementKindCount =
-    static_cast<std::size_t>(sql::StatementKind::Other) + 1;
+using sql::kinds::kStatementKindCount;
 
 /// Stable lower-case snake_case name: the enumerator's name split at its
 /// capitals ("select", "copy_to_program", "drop_database", "close_portal").
