@@ -16,6 +16,8 @@ usage: bench/run.sh [options]
                          a target whose binary is missing is skipped)
       --policy           the cost of policy enforcement: targets direct,pgwarden,
                          pgwarden-allow,pgwarden-policy and the 8-client cells only
+      --audit            the cost of the audit trail: direct, pgwarden-policy (audit off)
+                         and pgwarden-audit (the same with the SQLite sink)
       --idle-conns N     idle connections for the memory measurement (default 1000)
       --no-rss           skip the memory measurement
       --keep             keep the temp directory (logs, configs) for inspection
@@ -42,6 +44,7 @@ while (($#)); do
     -s | --scale) scale=$2; shift 2 ;;
     --targets) targets_arg=$2; shift 2 ;;
     --policy) targets_arg="direct,pgwarden,pgwarden-allow,pgwarden-policy"; policy_cells=1; shift ;;
+    --audit) targets_arg="direct,pgwarden-policy,pgwarden-audit"; policy_cells=1; shift ;;
     --idle-conns) idle_conns=$2; shift 2 ;;
     --no-rss) measure_rss=0; shift ;;
     --keep) keep=1; shift ;;
@@ -70,7 +73,7 @@ IFS=, read -ra wanted <<<"$targets_arg"
 for t in "${wanted[@]}"; do
   case "$t" in
     direct) targets+=(direct) ;;
-    pgwarden | pgwarden-allow | pgwarden-policy)
+    pgwarden | pgwarden-allow | pgwarden-policy | pgwarden-audit)
       if [[ -x $pgwarden_bin ]]; then
         targets+=("$t")
       else
@@ -86,7 +89,7 @@ for t in "${wanted[@]}"; do
         log "skipping pgbouncer: not installed (apt-get install pgbouncer)"
       fi
       ;;
-    *) die "unknown target '$t' (direct, pgwarden, pgbouncer, pgwarden-allow, pgwarden-policy)" ;;
+    *) die "unknown target '$t' (direct, pgwarden, pgbouncer, pgwarden-allow, pgwarden-policy, pgwarden-audit)" ;;
   esac
 done
 [[ " ${targets[*]} " == *" direct "* ]] || die "the direct target is needed as the baseline"
@@ -260,8 +263,14 @@ policies:
     access: admin
 EOF
       ;;
-    pgwarden-policy) cat "$repo/bench/policy.yaml" >>"$work/$t/pgwarden.yaml" ;;
+    pgwarden-policy | pgwarden-audit) cat "$repo/bench/policy.yaml" >>"$work/$t/pgwarden.yaml" ;;
   esac
+  # Only pgwarden-audit records statements (SQLite, the default sink).
+  if [[ $t == pgwarden-audit ]]; then
+    printf 'audit:\n  sinks: [ { type: sqlite, path: audit.db } ]\n' >>"$work/$t/pgwarden.yaml"
+  else
+    printf 'audit:\n  enabled: false\n' >>"$work/$t/pgwarden.yaml"
+  fi
 }
 gateway_targets=()
 for t in "${targets[@]}"; do [[ $t == pgwarden* ]] && gateway_targets+=("$t"); done

@@ -7,9 +7,11 @@
 #include <string>
 
 #include "api/http_server.h"
+#include "app/audit_cli.h"
 #include "app/demo.h"
 #include "app/policy_cli.h"
 #include "app/token_cli.h"
+#include "audit/audit_log.h"
 #include "common/log.h"
 #include "config/config.h"
 #include "proxy/gateway_state.h"
@@ -19,6 +21,9 @@
 namespace {
 
 constexpr const char* kVersion = "0.1.0";
+
+int runServer(std::shared_ptr<const pgw::proxy::GatewayState> state, const std::string& config_path,
+              pgw::audit::AuditLog* audit, pgw::api::HttpServer& http);
 
 /// Loads the config and serves until a signal. Exit codes: 0 clean stop,
 /// 2 bad config, 3 cannot listen.
@@ -45,7 +50,28 @@ int serve(const std::string& config_path) {
       return 3;
     }
   }
-  pgw::proxy::Server server(*state, config_path);
+  // The audit trail opens before the first session can start and closes
+  // after the last one ended (the server is destroyed first).
+  std::unique_ptr<pgw::audit::AuditLog> audit;
+  if ((*config)->audit.enabled) {
+    auto opened = pgw::audit::AuditLog::open((*config)->audit);
+    if (!opened) {
+      std::fprintf(stderr, "pgwarden: audit: %s\n", opened.error().message.c_str());
+      http.stop();
+      return 2;
+    }
+    audit = std::move(*opened);
+  } else {
+    pgw::log::warn("audit.enabled is false: statements are not recorded");
+  }
+  int rc = runServer(*state, config_path, audit.get(), http);
+  if (audit) audit->flushFor(std::chrono::seconds(10));
+  return rc;
+}
+
+int runServer(std::shared_ptr<const pgw::proxy::GatewayState> state, const std::string& config_path,
+              pgw::audit::AuditLog* audit, pgw::api::HttpServer& http) {
+  pgw::proxy::Server server(std::move(state), config_path, audit);
   if (auto st = server.listen(); !st) {
     std::fprintf(stderr, "pgwarden: %s\n", st.error().message.c_str());
     http.stop();
@@ -82,6 +108,8 @@ int main(int argc, char** argv) {
   pgw::app::addTokenCommands(app, token_state);
   pgw::app::PolicyCommandState policy_state;
   pgw::app::addPolicyCommands(app, policy_state);
+  pgw::app::AuditCommandState audit_state;
+  pgw::app::addAuditCommands(app, audit_state);
 
   CLI11_PARSE(app, argc, argv);
 
@@ -92,6 +120,7 @@ int main(int argc, char** argv) {
     return pgw::app::runPolicyCommand(policy_state,
                                       [](std::string_view sql) { return pgw::sql::analyze(sql); });
   }
+  if (audit_state.audit->parsed()) return pgw::app::runAuditCommand(audit_state);
   if (check_cmd->parsed()) {
     auto config = pgw::config::loadConfig(config_path);
     if (!config) {

@@ -15,6 +15,7 @@
 #include <limits>
 #include <sstream>
 
+#include "config/audit.h"
 #include "config/identity.h"
 #include "config/policies.h"
 #include "config/yaml_reader.h"
@@ -215,7 +216,7 @@ void readConnections(const Context& ctx, const YAML::Node& node, Config& cfg) {
 std::shared_ptr<const Config> build(const Context& ctx, const YAML::Node& root) {
   MapReader top(root, "",
                 {"listen", "workers", "log_level", "limits", "timeouts", "tls", "identity",
-                 "connections", "policies"});
+                 "connections", "policies", "audit"});
   auto cfg = std::make_shared<Config>();
   readListen(ctx, top.get("listen"), *cfg);
   if (top.has("workers")) {
@@ -234,6 +235,7 @@ std::shared_ptr<const Config> build(const Context& ctx, const YAML::Node& root) 
     failAt("connections", "is required; register at least one upstream database");
   }
   readConnections(ctx, top.get("connections"), *cfg);
+  readAudit(ctx, top.get("audit"), *cfg);
   readPolicies(ctx, top.get("policies"), *cfg);
   return cfg;
 }

@@ -154,6 +154,49 @@ struct Identity {
   int max_auth_failures_per_minute = 20;
 };
 
+/// How bound parameters and literals are recorded (`audit.parameters`, and
+/// per policy `policies[].audit.parameters`).
+enum class AuditParams { Full, Redacted, None };
+
+/// What a statement meets when the audit queue is full (`audit.on_full`).
+enum class AuditOnFull {
+  Block,   ///< the statement waits for room: nothing runs unaudited
+  Reject,  ///< the statement fails at once with an error
+};
+
+/// One destination of `audit.sinks`.
+struct AuditSinkConfig {
+  enum class Type { Sqlite, Jsonl, Postgres } type = Type::Sqlite;
+  std::string path;               ///< sqlite, jsonl: absolute file path
+  size_t max_size = 64u << 20;    ///< jsonl: rotate when the file would grow past this
+  int keep = 10;                  ///< jsonl: rotated files kept besides the current one
+  Secret dsn;                     ///< postgres: libpq connection string (may hold a password)
+  Secret password;                ///< postgres: optional, passed apart from the DSN
+  std::string table = "pgwarden_audit";  ///< postgres: table name (anchor: <table>_anchor)
+};
+
+/// `audit.checkpoint`: Ed25519-signed checkpoints in the chain.
+struct AuditCheckpointConfig {
+  std::string key_file;                           ///< Ed25519 private key, PEM; absolute
+  uint64_t every = 1000;                          ///< after this many events...
+  std::chrono::milliseconds interval{5 * 60000};  ///< ...or this long, whichever first
+};
+
+/// `audit:` (docs/audit.md). Defaults hold with no `audit:` section at all.
+struct AuditConfig {
+  /// `audit.enabled: false` turns auditing off (the gateway warns at start).
+  bool enabled = true;
+  /// At least one when enabled. Default: SQLite at `<config dir>/data/audit.db`.
+  std::vector<AuditSinkConfig> sinks;
+  size_t queue = 65536;  ///< events in flight (queued or not yet durable)
+  size_t batch = 512;    ///< most events per sink transaction
+  AuditOnFull on_full = AuditOnFull::Block;
+  AuditParams parameters = AuditParams::Redacted;
+  std::chrono::milliseconds retention{0};  ///< 0 = keep forever
+  std::optional<AuditCheckpointConfig> checkpoint;
+  std::string gateway_id;  ///< names this gateway's chain; default: the host name
+};
+
 /// Access levels of a policy, each including the previous one:
 /// read ⊂ write ⊂ ddl ⊂ admin. What each allows is defined by the policy
 /// module (docs/policy.md, "Access levels").
@@ -200,6 +243,8 @@ struct PolicyConfig {
   std::vector<PolicyRuleConfig> review;
   std::vector<std::string> allow;  ///< built-in guardrails lifted, by name (checked by policy)
   PolicyLimits limits;
+  /// `audit.parameters` of this policy; default: the top-level `audit.parameters`.
+  AuditParams audit_parameters = AuditParams::Redacted;
 };
 
 struct Timeouts {
@@ -222,6 +267,7 @@ struct Config {
   std::vector<LocalUser> users;
   Identity identity;
   std::vector<PolicyConfig> policies;  ///< in file order; see docs/policy.md
+  AuditConfig audit;
 
   const Connection* findConnection(const std::string& name) const;
   const LocalUser* findUser(const std::string& name) const;

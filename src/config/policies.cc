@@ -17,6 +17,8 @@
 #include <string_view>
 #include <vector>
 
+#include "config/audit.h"
+
 namespace pgw::config::detail {
 namespace {
 
@@ -173,7 +175,7 @@ PolicyConfig readPolicy(const Context& ctx, const YAML::Node& node, const std::s
                         const Config& cfg) {
   MapReader m(node, path,
               {"name", "subjects", "connections", "credential", "access", "review_access", "deny",
-               "review", "allow", "limits"});
+               "review", "allow", "limits", "audit"});
   PolicyConfig p;
   if (!m.has("name")) failAt(m.pathOf("name"), "is required");
   p.name = readString(ctx, m.get("name"), m.pathOf("name"));
@@ -205,6 +207,8 @@ PolicyConfig readPolicy(const Context& ctx, const YAML::Node& node, const std::s
   p.review = readRules(ctx, m.get("review"), m.pathOf("review"));
   p.allow = readStringList(ctx, m.get("allow"), m.pathOf("allow"));
   readPolicyLimits(ctx, m.get("limits"), m.pathOf("limits"), p.limits);
+  p.audit_parameters =
+      readPolicyAudit(ctx, m.get("audit"), m.pathOf("audit"), cfg.audit.parameters);
   return p;
 }
 

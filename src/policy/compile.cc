@@ -142,6 +142,7 @@ Result<std::shared_ptr<const PolicySet>> PolicySet::compile(const config::Config
     p.access_ = pc.access;
     p.review_access_ = pc.review_access;
     p.limits_ = pc.limits;
+    p.audit_parameters_ = pc.audit_parameters;
 
     auto deny = compileRules(pc.deny, path + ".deny", "deny");
     if (!deny) return deny.takeError();

@@ -398,6 +398,19 @@ class Decider {
   /// SQL text must reach the server read the way the analyzer read it.
   std::optional<Finding> checkSqlReading(const sql::StatementInfo& s,
                                          const std::string& where) const {
+    if (writesPgSettings(s)) {
+      // UPDATE pg_settings runs set_config() for each row, on any setting.
+      return Finding{
+          Verdict::Deny,
+          Source::Unparsed,
+          "parser_settings",
+          fmt::format("pgwarden: policy \"{}\" denies {}{}: writing pg_settings changes "
+                      "settings (how the server reads SQL among them) out of pgwarden's sight "
+                      "(parser_settings)",
+                      policy_.name(), describe(s), where),
+          "",
+          "use SET for the setting you need"};
+    }
     if (!assignsSettings(s)) return std::nullopt;
     if (setsUnknownSetting(s)) {
       return Finding{
@@ -438,7 +451,9 @@ class Decider {
     for (const auto& [raw_name, value] : s.settings) {
       if (lower(raw_name) != "statement_timeout" || settingWord(value) == "default") continue;
       const std::optional<double> ms = timeoutMs(value);
-      if (ms && *ms > 0 && *ms <= static_cast<double>(limit.count())) continue;
+      // PostgreSQL rounds to whole milliseconds, and 0 means no timeout:
+      // '0.4' or '400us' would turn the limit off.
+      if (ms && std::round(*ms) >= 1 && *ms <= static_cast<double>(limit.count())) continue;
       return Finding{
           Verdict::Deny,
           Source::Limit,

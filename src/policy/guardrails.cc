@@ -317,6 +317,15 @@ void checkFunctions(const sql::StatementInfo& stmt, Checker& c) {
 }
 
 void checkSettings(const sql::StatementInfo& stmt, Checker& c) {
+  if (stmt.kind == K::Reset) {
+    for (const auto& [raw_name, value] : stmt.settings) {
+      if (lower(raw_name) == "transaction_read_only") {
+        c.hit(Guardrail::SecuritySettings,
+              "RESET transaction_read_only, which makes the transaction read-write");
+        return;
+      }
+    }
+  }
   if (!assignsSettings(stmt)) return;
   const std::string display = kindDisplay(stmt.kind, stmt.object_type);
   if (hasUncheckedSetConfig(stmt)) {
@@ -390,9 +399,20 @@ bool assignsSettings(const sql::StatementInfo& stmt) {
 bool turnsReadOnlyOff(std::string_view name, std::string_view value) {
   if (name != "default_transaction_read_only" && name != "transaction_read_only") return false;
   const std::string word = settingWord(value);
-  if (word == "default") return false;
+  // default_transaction_read_only's default is the session's (the gateway
+  // sets it at login); transaction_read_only's is the built-in off, not
+  // default_transaction_read_only — RESET makes the transaction read-write.
+  if (word == "default") return name == "transaction_read_only";
   static constexpr std::string_view kOn[] = {"on", "true", "yes", "1", "t", "tr", "tru", "y", "ye"};
   return std::find(std::begin(kOn), std::end(kOn), word) == std::end(kOn);
+}
+
+bool writesPgSettings(const sql::StatementInfo& stmt) {
+  return std::any_of(stmt.relations_written.begin(), stmt.relations_written.end(),
+                     [](const sql::RelationRef& r) {
+                       return lower(r.name) == "pg_settings" &&
+                              (r.schema.empty() || lower(r.schema) == "pg_catalog");
+                     });
 }
 
 bool setsUnknownSetting(const sql::StatementInfo& stmt) {

@@ -71,6 +71,9 @@ std::optional<GuardrailHit> checkGuardrails(const sql::StatementInfo& stmt,
 /// name parameters (RESET returns to the session's default).
 bool assignsSettings(const sql::StatementInfo& stmt);
 
+/// The statement writes pg_settings (UPDATE pg_settings calls set_config()).
+bool writesPgSettings(const sql::StatementInfo& stmt);
+
 /// `name` = `value` turns default_transaction_read_only or
 /// transaction_read_only off. Anything but a clear "on" (on, true, yes, 1
 /// and their prefixes) or DEFAULT counts as off: an unknown value fails

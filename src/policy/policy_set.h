@@ -73,6 +73,8 @@ class CompiledPolicy {
     return credentials_;
   }
   const config::PolicyLimits& limits() const { return limits_; }
+  /// What the audit trail keeps of this policy's statements.
+  config::AuditParams auditParameters() const { return audit_parameters_; }
   /// The session must be made read-only upstream (default_transaction_read_only
   /// as a startup parameter) and kept so: access is read.
   bool readOnlySession() const { return access_ == AccessLevel::Read; }
@@ -100,6 +102,7 @@ class CompiledPolicy {
   std::vector<detail::CompiledRule> review_;
   GuardrailSet lifted_;
   config::PolicyLimits limits_;
+  config::AuditParams audit_parameters_ = config::AuditParams::Redacted;
 };
 
 class PolicySet {

@@ -16,6 +16,7 @@ inline constexpr std::string_view kInvalidAuthorizationSpecification = "28000";
 inline constexpr std::string_view kInvalidPassword = "28P01";
 inline constexpr std::string_view kInvalidCatalogName = "3D000";
 inline constexpr std::string_view kInsufficientPrivilege = "42501";
+inline constexpr std::string_view kInsufficientResources = "53000";
 inline constexpr std::string_view kTooManyConnections = "53300";
 inline constexpr std::string_view kQueryCanceled = "57014";
 inline constexpr std::string_view kAdminShutdown = "57P01";

@@ -59,6 +59,7 @@ void PolicyGate::track(const std::shared_ptr<const sql::Analysis>& analysis) {
 
 std::optional<DenialError> PolicyGate::checkQuery(std::string_view sql) {
   auto analysis = cache_.get(sql);
+  last_analysis_ = analysis;
   last_ = set_->decide(*policy_, *analysis);
   if (auto e = denial(last_)) return e;
   if (epoch_ > 0) {
@@ -76,6 +77,7 @@ std::optional<DenialError> PolicyGate::checkQuery(std::string_view sql) {
 
 std::optional<DenialError> PolicyGate::checkParse(std::string_view name, std::string_view sql) {
   auto analysis = cache_.get(sql);
+  last_analysis_ = analysis;
   last_ = set_->decide(*policy_, *analysis);
   if (auto e = denial(last_)) {
     // The server's failing Parse drops the unnamed statement; a named one

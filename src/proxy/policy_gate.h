@@ -36,8 +36,9 @@ class PolicyGate : public StatementGate {
   std::optional<DenialError> checkBind(std::string_view statement) override;
   std::optional<DenialError> checkFunctionCall(int32_t function_oid) override;
 
-  /// The last decision (for logging and, later, audit).
+  /// The last decision and the analysis it judged (for audit).
   const policy::Decision& last() const { return last_; }
+  const std::shared_ptr<const sql::Analysis>& lastAnalysis() const { return last_analysis_; }
 
  private:
   /// A prepared statement and the policy epoch that last allowed it.
@@ -61,6 +62,7 @@ class PolicyGate : public StatementGate {
   const policy::CompiledPolicy* policy_;
   AnalysisCache& cache_;
   policy::Decision last_;
+  std::shared_ptr<const sql::Analysis> last_analysis_;
   uint64_t epoch_ = 0;        ///< bumped by adopt()
   PreparedMap parsed_;        ///< protocol-level (Parse) statements by name
   PreparedMap sql_prepared_;  ///< SQL-level (PREPARE) statements by name

@@ -43,6 +43,8 @@ bool BackendRelay::mustInspect(char type) const {
     case be::kReadyForQuery:
     case be::kErrorResponse:
     case be::kCommandComplete:
+    case be::kEmptyQueryResponse:
+    case be::kPortalSuspended:
       return true;
     case be::kRowDescription:
       return filter_ != nullptr;
@@ -65,6 +67,7 @@ Result<RelayStep> BackendRelay::process(Bytes in, OutputPlan& plan) {
   size_t pos = 0;
   if (pass_remaining_ > 0) {
     size_t n = std::min(pass_remaining_, in.size());
+    observer_.onForward(n);
     plan.addInput(0, n);
     pass_remaining_ -= n;
     pos = n;
@@ -90,6 +93,7 @@ Result<RelayStep> BackendRelay::process(Bytes in, OutputPlan& plan) {
       } else if (fr.needed > 0 && !mustInspect(type)) {
         // Stream the start of this message now; the rest follows as it arrives.
         if (type == protocol::be::kDataRow) ++rows_;
+        observer_.onForward(in.size() - pos);
         plan.addInput(pos, in.size() - pos);
         pass_remaining_ = fr.needed - (in.size() - pos);
         pos = in.size();
@@ -105,6 +109,7 @@ Result<RelayStep> BackendRelay::process(Bytes in, OutputPlan& plan) {
       continue;
     }
     if (frame.type == protocol::be::kDataRow) ++rows_;
+    observer_.onForward(frame.size);
     bool forwarded = false;
     if (mustInspect(frame.type)) {
       auto msg = protocol::decodeBackend(frame);
@@ -143,6 +148,10 @@ Result<RelayStep> BackendRelay::process(Bytes in, OutputPlan& plan) {
         }
         observer_.onCommandComplete(c->tag);
         endResult();
+      } else if (std::holds_alternative<protocol::EmptyQueryResponse>(*msg)) {
+        observer_.onEmptyQuery();
+      } else if (std::holds_alternative<protocol::PortalSuspended>(*msg)) {
+        observer_.onPortalSuspended();
       } else if (auto* t = std::get_if<protocol::RowDescription>(&*msg)) {
         filtering_rows_ = filter_->beginResult(*t);
       } else if (auto* d = std::get_if<protocol::DataRow>(&*msg)) {
@@ -183,6 +192,11 @@ Result<RelayStep> FrontendRelay::process(Bytes in, OutputPlan& plan) {
     const size_t start = produced.size();
     auto verdict = observer_.onFrontendMessage(*msg, produced);
     if (!verdict) return verdict.takeError();
+    if (*verdict == FrontendObserver::Verdict::Hold) {
+      produced.resize(start);
+      step.held = true;
+      break;
+    }
     if (std::holds_alternative<protocol::Terminate>(*msg)) {
       terminated_ = true;
     } else if (*verdict == FrontendObserver::Verdict::Replace) {

@@ -73,6 +73,12 @@ class BackendObserver {
   /// false to forward the server's.
   virtual bool onError(const protocol::NoticeFields& fields, std::string& replacement) = 0;
   virtual void onCommandComplete(std::string_view tag) = 0;
+  /// Bytes about to be forwarded to the client (before the callbacks of the
+  /// message they belong to), for per-statement accounting.
+  virtual void onForward(size_t /*bytes*/) {}
+  /// EmptyQueryResponse and PortalSuspended: a statement ended without a tag.
+  virtual void onEmptyQuery() {}
+  virtual void onPortalSuspended() {}
   /// A result went past the row limit: `withheld` rows after the first
   /// `returned` were not forwarded. Append a whole message (the notice that
   /// tells the client) to `out`; it goes out just before CommandComplete.
@@ -82,6 +88,7 @@ class BackendObserver {
 struct RelayStep {
   size_t consumed = 0;  ///< input bytes accounted for in the plan (drop them after sending)
   size_t needed = 0;    ///< when > 0: the next message needs this many bytes buffered
+  bool held = false;    ///< the observer held the next message back (Verdict::Hold)
 };
 
 class BackendRelay {
@@ -130,9 +137,12 @@ class BackendRelay {
 class FrontendObserver {
  public:
   virtual ~FrontendObserver() = default;
-  enum class Verdict { Forward, Replace };
+  enum class Verdict { Forward, Replace, Hold };
   /// Every decoded message, before it is forwarded. Replace: the observer
   /// appended whole messages to `replacement`, which go upstream instead.
+  /// Hold: not now — processing stops before this message (RelayStep::held)
+  /// and the caller offers it again later; the observer must not have
+  /// changed any state for it.
   virtual Result<Verdict> onFrontendMessage(const protocol::FrontendMessage& msg,
                                             std::string& replacement) = 0;
 };

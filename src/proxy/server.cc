@@ -8,15 +8,18 @@
 
 namespace pgw::proxy {
 
-Server::Server(std::shared_ptr<const GatewayState> state, std::string config_path)
+Server::Server(std::shared_ptr<const GatewayState> state, std::string config_path,
+               audit::AuditLog* audit_log)
     : live_(state),
       startup_config_(state->config),
       config_path_(std::move(config_path)),
+      audit_log_(audit_log),
       identity_(std::make_unique<IdentityService>(*state->config)) {
   int n = startup_config_->workers;
   if (n <= 0) n = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
   for (int i = 0; i < n; ++i) {
-    workers_.push_back(std::make_unique<Worker>(cancel_map_, *identity_, live_, active_clients_));
+    workers_.push_back(
+        std::make_unique<Worker>(cancel_map_, *identity_, live_, audit_log_, active_clients_));
   }
   if (!config_path_.empty()) {
     if (auto text = config::readConfigText(config_path_)) loaded_text_ = std::move(*text);
@@ -162,6 +165,16 @@ awaitable<void> Server::watchConfigFile() {
   }
 }
 
+void Server::auditReload(std::string_view trigger, std::string outcome) {
+  if (audit_log_ == nullptr) return;
+  audit::AuditEvent ev;
+  ev.type = audit::EventType::ConfigReload;
+  ev.time = audit::nowUs();
+  ev.reason = std::string(trigger);
+  ev.detail = std::move(outcome);
+  audit_log_->submitUnreserved(std::move(ev));
+}
+
 void Server::guardedReload(std::string_view trigger) {
   // A reload must never take its trigger down with it: an exception here
   // would end the detached coroutine and with it every later reload.
@@ -190,6 +203,7 @@ void Server::reload(std::string_view trigger) {
   if (!state) {
     log::error("config reload ({}) rejected; generation {} keeps serving: {}", trigger,
                live_.generation(), state.error().message);
+    auditReload(trigger, "rejected: " + state.error().message);
     return;
   }
   const config::Config& next = *(*state)->config;
@@ -211,6 +225,10 @@ void Server::reload(std::string_view trigger) {
   const uint64_t generation = live_.replace(*state);
   log::info("config reloaded ({}): generation {} with {} policies and {} connections", trigger,
             generation, next.policies.size(), next.connections.size());
+  auditReload(trigger, "installed generation " + std::to_string(generation));
+  if (audit_log_ != nullptr && next.audit.sinks.size() != running.audit.sinks.size()) {
+    log::warn("config reload: audit changed; it takes effect at the next restart");
+  }
 }
 
 void Server::beginShutdown() {

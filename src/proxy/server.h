@@ -19,6 +19,7 @@
 #include <string_view>
 #include <vector>
 
+#include "audit/audit_log.h"
 #include "common/result.h"
 #include "proxy/cancel_map.h"
 #include "proxy/gateway_state.h"
@@ -30,8 +31,10 @@ namespace pgw::proxy {
 
 class Server {
  public:
-  /// `config_path` is what reloads read ("" = no reloads).
-  Server(std::shared_ptr<const GatewayState> state, std::string config_path);
+  /// `config_path` is what reloads read ("" = no reloads). `audit_log`
+  /// (null = auditing off) must outlive the server.
+  Server(std::shared_ptr<const GatewayState> state, std::string config_path,
+         audit::AuditLog* audit_log = nullptr);
   ~Server();
 
   /// Binds the PostgreSQL listener (errors: address in use, permission...).
@@ -49,6 +52,7 @@ class Server {
   /// Loads, validates and installs the config file; logs the outcome.
   void reload(std::string_view trigger);
   void guardedReload(std::string_view trigger);
+  void auditReload(std::string_view trigger, std::string outcome);
 
   LiveState live_;
   std::shared_ptr<const config::Config> startup_config_;  ///< what listen/workers were built from
@@ -59,6 +63,7 @@ class Server {
   asio::signal_set signals_{io_};
   asio::signal_set reload_signals_{io_};
   CancelMap cancel_map_;
+  audit::AuditLog* audit_log_;
   std::unique_ptr<IdentityService> identity_;
   std::atomic<int> active_clients_{0};
   std::vector<std::unique_ptr<Worker>> workers_;

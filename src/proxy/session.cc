@@ -31,6 +31,14 @@ bool isFalse(std::string_view v) {
 /// so the gateway's UTF-8 reading of quotes and backslashes matches the
 /// server's. Excluded: SJIS, BIG5, GBK, UHC, GB18030 and SHIFT_JIS_2004, whose
 /// second bytes can be a quote or a backslash.
+std::string asciiLowerCopy(std::string_view s) {
+  std::string out(s);
+  for (char& c : out) {
+    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
+  }
+  return out;
+}
+
 bool clientEncodingParsesLikeUtf8(std::string_view name) {
   std::string n;
   for (char c : name) {
@@ -281,14 +289,44 @@ awaitable<bool> ClientSession::openUpstream() {
   }
   target.max_message_size = config_.max_message_size;
   for (const auto& [name, value] : startup_->params) {
+    // Protocol parameters are matched exactly (as the server does); the rest
+    // are settings, whose names the server reads case-insensitively.
     if (name == "user" || name == "database" || name == "replication" || name == "options" ||
-        name == "application_name" || name.starts_with("_pq_.") ||
-        (name == "standard_conforming_strings" && governing != nullptr) ||
-        (name == "statement_timeout" && governing != nullptr &&
-         governing->limits().statement_timeout.count() > 0) ||
-        (name == "default_transaction_read_only" && governing != nullptr &&
-         governing->readOnlySession())) {
+        name.starts_with("_pq_.")) {
       continue;
+    }
+    const std::string setting = asciiLowerCopy(name);
+    if (setting == "application_name") continue;
+    if (governing != nullptr) {
+      // The gateway sets these itself (below).
+      if (setting == "standard_conforming_strings" ||
+          (setting == "statement_timeout" && governing->limits().statement_timeout.count() > 0) ||
+          (setting == "default_transaction_read_only" && governing->readOnlySession())) {
+        continue;
+      }
+      if (setting == "client_encoding" && !clientEncodingParsesLikeUtf8(value)) {
+        end(SessionEnd::StartupRefused,
+            fail(sqlstate::kFeatureNotSupported,
+                 "pgwarden: client_encoding \"" + value +
+                     "\" is not supported under a policy (multibyte encodings whose bytes can "
+                     "hide quotes would be read differently by the server than by the gateway); "
+                     "use UTF8"));
+        co_return false;
+      }
+      // A startup setting is a SET before the first statement: the policy
+      // judges it as one (role, row_security, read-only... are guardrails).
+      sql::StatementInfo as_set;
+      as_set.kind = sql::StatementKind::Set;
+      as_set.settings.emplace_back(setting, value);
+      as_set.text = "SET " + setting + " = '" + value + "'";
+      const policy::Decision d = state_->policies->decide(*governing, as_set);
+      if (!d.allowed()) {
+        log::warn("session {} from {}: startup parameter {} refused by policy \"{}\" ({})", id_,
+                  peer_, setting, governing->name(), d.rule);
+        end(SessionEnd::StartupRefused, fail(d.sqlstate.empty() ? "42501" : d.sqlstate,
+                                             "startup parameter " + setting + ": " + d.message));
+        co_return false;
+      }
     }
     target.params.emplace_back(name, value);
   }
@@ -298,15 +336,7 @@ awaitable<bool> ClientSession::openUpstream() {
     // The analysis reads SQL as UTF-8 with standard_conforming_strings on; the
     // server must read it the same way (policy guardrail parser_settings keeps
     // it so after startup).
-    if (auto enc = startup_->get("client_encoding"); enc && !clientEncodingParsesLikeUtf8(*enc)) {
-      end(SessionEnd::StartupRefused,
-          fail(sqlstate::kFeatureNotSupported,
-               "pgwarden: client_encoding \"" + std::string(*enc) +
-                   "\" is not supported under a policy (multibyte encodings whose bytes can "
-                   "hide quotes would be read differently by the server than by the gateway); "
-                   "use UTF8"));
-      co_return false;
-    }
+
     target.params.emplace_back("standard_conforming_strings", "on");
   }
   if (governing != nullptr && governing->limits().statement_timeout.count() > 0) {
@@ -340,6 +370,7 @@ awaitable<bool> ClientSession::openUpstream() {
   protocol::encodeBackendKeyData(out, *client_key_);
   protocol::encodeReadyForQuery(out, greeting->status);
   tx_status_ = greeting->status;
+  startAudit();
   if (!co_await sendToClient(out)) co_return false;
   phase_deadline_.disarm();
   std::string groups;
@@ -393,6 +424,12 @@ awaitable<void> ClientSession::pumpClient() {
       end(SessionEnd::ClientTerminate);
       co_return;
     }
+    if (step->held) {
+      // The next message waits for room in the audit queue, then is offered
+      // again from the buffer.
+      if (!co_await waitForAuditRoom()) co_return;
+      continue;
+    }
     client_buf_.reserve(std::max(step->needed, client_buf_.size() + 1));
     if (client_buf_.empty()) client_buf_.shrinkTo(kClientBuffer);
     auto [ec, n] = co_await client_.readSome(
@@ -443,6 +480,7 @@ awaitable<void> ClientSession::pumpServer() {
 }
 
 void ClientSession::onReadyForQuery(protocol::TxStatus status) {
+  if (statement_audit_) statement_audit_->readyForQuery();
   tx_status_ = status;
   if (pending_ready_ > 0) --pending_ready_;
   if (pending_ready_ == 0) denials_.settle();
@@ -450,6 +488,7 @@ void ClientSession::onReadyForQuery(protocol::TxStatus status) {
 }
 
 bool ClientSession::onError(const protocol::NoticeFields& fields, std::string& replacement) {
+  if (statement_audit_) statement_audit_->error(fields.sqlstate());
   if (fields.severity() == "FATAL" || fields.severity() == "PANIC") {
     log::info("session {}: connection \"{}\" ended the session: {} {}", id_, connection_->name,
               fields.sqlstate(), fields.message());
@@ -457,7 +496,21 @@ bool ClientSession::onError(const protocol::NoticeFields& fields, std::string& r
   return denials_.rewrite(fields, replacement);
 }
 
-void ClientSession::onCommandComplete(std::string_view /*tag*/) {}
+void ClientSession::onCommandComplete(std::string_view tag) {
+  if (statement_audit_) statement_audit_->commandComplete(tag);
+}
+
+void ClientSession::onForward(size_t bytes) {
+  if (statement_audit_) statement_audit_->bytesSent(bytes);
+}
+
+void ClientSession::onEmptyQuery() {
+  if (statement_audit_) statement_audit_->emptyQuery();
+}
+
+void ClientSession::onPortalSuspended() {
+  if (statement_audit_) statement_audit_->portalSuspended();
+}
 
 void ClientSession::onRowsWithheld(uint64_t returned, uint64_t withheld, std::string& out) {
   const std::string policy = gate_ ? gate_->policy().name() : std::string("?");
@@ -495,6 +548,22 @@ Result<FrontendObserver::Verdict> ClientSession::onFrontendMessage(
   if (starts_statement && boundary_end_ != SessionEnd::None) {
     if (!upstreamBusy() && pending_ready_ == 0) return boundary_error_;
   }
+  // Nothing runs unaudited: a statement needs room in the audit queue first.
+  bool audit_refused = false;
+  if (statement_audit_ && audit_credit_ == 0 &&
+      (std::holds_alternative<protocol::Query>(msg) ||
+       std::holds_alternative<protocol::Execute>(msg) ||
+       std::holds_alternative<protocol::FunctionCall>(msg))) {
+    switch (reserveAudit()) {
+      case AuditRoom::Ready:
+        break;
+      case AuditRoom::Wait:
+        return Verdict::Hold;  // pumpClient waits for room, then offers it again
+      case AuditRoom::Refuse:
+        audit_refused = true;
+        break;
+    }
+  }
   // Each of these is answered by exactly one ReadyForQuery.
   if (std::holds_alternative<protocol::Query>(msg) || std::holds_alternative<protocol::Sync>(msg) ||
       std::holds_alternative<protocol::FunctionCall>(msg)) {
@@ -504,6 +573,28 @@ Result<FrontendObserver::Verdict> ClientSession::onFrontendMessage(
   if (std::holds_alternative<protocol::Execute>(msg)) extended_open_ = true;
   if (std::holds_alternative<protocol::Sync>(msg)) extended_open_ = false;
 
+  const Verdict verdict = gateMessage(msg, replacement, audit_refused);
+  if (statement_audit_ && !audit_refused) auditMessage(msg, verdict == Verdict::Replace);
+  return verdict;
+}
+
+FrontendObserver::Verdict ClientSession::gateMessage(const protocol::FrontendMessage& msg,
+                                                     std::string& replacement, bool audit_refused) {
+  if (audit_refused) {
+    // audit.on_full: reject — nothing runs that the trail cannot record.
+    DenialError e;
+    e.sqlstate = std::string(sqlstate::kInsufficientResources);
+    e.message =
+        "pgwarden: the audit trail is not keeping up, so the statement was not run "
+        "(audit.on_full: reject)";
+    e.hint = "retry shortly; tell the gateway operator if it persists";
+    if (std::holds_alternative<protocol::Execute>(msg)) {
+      denials_.denyBind(replacement, "", std::move(e));
+    } else {
+      denials_.denyQuery(replacement, std::move(e));
+    }
+    return Verdict::Replace;
+  }
   if (boundary_end_ != SessionEnd::None) {
     if (std::holds_alternative<protocol::Query>(msg) ||
         std::holds_alternative<protocol::FunctionCall>(msg)) {
@@ -719,6 +810,11 @@ awaitable<void> ClientSession::finish() {
   if (client_key_) {
     worker_.cancelMap().remove(*client_key_);
     client_key_.reset();
+  }
+  if (statement_audit_) {
+    statement_audit_->abandon("not finished: the session ended (" + std::string(toString(end_)) +
+                              ")");
+    auditSessionEvent(audit::EventType::Disconnect, std::string(toString(end_)));
   }
   if (relaying_ || end_ == SessionEnd::UpstreamUnavailable) {
     log::info("session {} from {} ended: {}", id_, peer_, toString(end_));

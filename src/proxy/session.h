@@ -16,6 +16,7 @@
 #include <optional>
 #include <string>
 
+#include "audit/audit_log.h"
 #include "auth/subject.h"
 #include "protocol/messages.h"
 #include "proxy/deadline.h"
@@ -24,6 +25,7 @@
 #include "proxy/policy_gate.h"
 #include "proxy/read_buffer.h"
 #include "proxy/relay.h"
+#include "proxy/statement_audit.h"
 #include "proxy/stream.h"
 #include "proxy/upstream.h"
 
@@ -88,6 +90,26 @@ class ClientSession : public std::enable_shared_from_this<ClientSession>,
   awaitable<error_code> writePlan(Stream& to, Bytes in, const OutputPlan& plan,
                                   std::vector<asio::const_buffer>& gather);
   awaitable<bool> sendToClient(const std::string& bytes);
+  /// The policy part of onFrontendMessage: forward, or replace a refused
+  /// statement by one that fails on the server (proxy/denials.h).
+  Verdict gateMessage(const protocol::FrontendMessage& msg, std::string& replacement,
+                      bool audit_refused);
+
+  // Audit (session_audit.cc).
+  enum class AuditRoom { Ready, Wait, Refuse };
+  /// Starts recording: the connect event and the statement tracker.
+  void startAudit();
+  /// A session-level event (connect, auth failure, disconnect).
+  void auditSessionEvent(audit::EventType type, std::string reason);
+  /// Reserves the audit slot of the statement about to be forwarded.
+  AuditRoom reserveAudit();
+  /// on_full: block — waits (without blocking the loop) until a slot is
+  /// reserved; false when the session ended meanwhile.
+  awaitable<bool> waitForAuditRoom();
+  /// Feeds a client message to the statement tracker, after the gate.
+  void auditMessage(const protocol::FrontendMessage& msg, bool denied);
+  void emitAudit(audit::AuditEvent&& event);
+
   /// A config reload happened: adopt its policy, or schedule the end.
   void applyReload();
   /// The error for a statement that arrives while the session waits to end
@@ -100,6 +122,9 @@ class ClientSession : public std::enable_shared_from_this<ClientSession>,
   void onReadyForQuery(protocol::TxStatus status) override;
   bool onError(const protocol::NoticeFields& fields, std::string& replacement) override;
   void onCommandComplete(std::string_view tag) override;
+  void onEmptyQuery() override;
+  void onForward(size_t bytes) override;
+  void onPortalSuspended() override;
   void onRowsWithheld(uint64_t returned, uint64_t withheld, std::string& out) override;
   // FrontendObserver
   Result<Verdict> onFrontendMessage(const protocol::FrontendMessage& msg,
@@ -136,7 +161,10 @@ class ClientSession : public std::enable_shared_from_this<ClientSession>,
   std::vector<asio::const_buffer> client_gather_;  ///< client -> server writes
   std::vector<asio::const_buffer> server_gather_;  ///< server -> client writes
 
-  std::unique_ptr<PolicyGate> gate_;  ///< null: no policy applies, forward everything
+  std::unique_ptr<PolicyGate> gate_;      ///< null: no policy applies, forward everything
+  audit::AuditLog* audit_log_ = nullptr;  ///< null: auditing is off
+  std::unique_ptr<StatementAudit> statement_audit_;
+  size_t audit_credit_ = 0;  ///< slots reserved and not yet used
   Denials denials_;
 
   SessionEnd end_ = SessionEnd::None;

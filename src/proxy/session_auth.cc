@@ -40,6 +40,7 @@ awaitable<bool> ClientSession::authenticate() {
   IdentityService& identity = worker_.identity();
   if (auto wait = identity.blockedFor(peer_address_)) {
     log::warn("session {} from {}: refused, too many failed authentication attempts", id_, peer_);
+    auditSessionEvent(audit::EventType::AuthFailure, "too many failed attempts from this address");
     end(SessionEnd::AuthFailed,
         fail(sqlstate::kInvalidAuthorizationSpecification,
              "too many failed authentication attempts from " + peer_address_ + "; try again in " +
@@ -62,6 +63,7 @@ awaitable<bool> ClientSession::authenticate() {
     identity.recordFailure(peer_address_);
     log::warn("session {} from {}: authentication failed for user \"{}\": {}", id_, peer_, user_,
               subject.error().message);
+    auditSessionEvent(audit::EventType::AuthFailure, subject.error().message);
     end(SessionEnd::AuthFailed, subject.takeError());
     co_return false;
   }

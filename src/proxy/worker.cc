@@ -10,10 +10,11 @@
 namespace pgw::proxy {
 
 Worker::Worker(CancelMap& cancel_map, IdentityService& identity, const LiveState& live,
-               std::atomic<int>& active_clients)
+               audit::AuditLog* audit_log, std::atomic<int>& active_clients)
     : cancel_map_(cancel_map),
       identity_(identity),
       live_(live),
+      audit_log_(audit_log),
       active_clients_(active_clients),
       guard_(io_.get_executor()) {}
 

@@ -9,6 +9,7 @@
 #include <thread>
 #include <unordered_set>
 
+#include "audit/audit_log.h"
 #include "proxy/analysis_cache.h"
 #include "proxy/asio.h"
 #include "proxy/gateway_state.h"
@@ -23,7 +24,7 @@ class IdentityService;
 class Worker {
  public:
   Worker(CancelMap& cancel_map, IdentityService& identity, const LiveState& live,
-         std::atomic<int>& active_clients);
+         audit::AuditLog* audit_log, std::atomic<int>& active_clients);
   ~Worker();
   Worker(const Worker&) = delete;
   Worker& operator=(const Worker&) = delete;
@@ -46,6 +47,7 @@ class Worker {
   CancelMap& cancelMap() { return cancel_map_; }
   IdentityService& identity() { return identity_; }
   const LiveState& live() const { return live_; }
+  audit::AuditLog* auditLog() const { return audit_log_; }
   AnalysisCache& analysisCache() { return analysis_cache_; }
   int activeClients() const { return active_clients_.load(std::memory_order_relaxed); }
 
@@ -53,6 +55,7 @@ class Worker {
   CancelMap& cancel_map_;
   IdentityService& identity_;
   const LiveState& live_;
+  audit::AuditLog* audit_log_;
   std::atomic<int>& active_clients_;
   bool shutting_down_ = false;
   AnalysisCache analysis_cache_;

@@ -23,7 +23,7 @@ bool matches(std::span<const NameEntry> table, std::string_view name) {
 /// Calls that change something outside the statement's result: data,
 /// sequences, large objects, locks held past the statement, other sessions,
 /// the server's configuration, files, replication state, statistics.
-constexpr std::array<NameEntry, 37> kSideEffects = {{
+constexpr std::array<NameEntry, 36> kSideEffects = {{
     {"nextval"},
     {"setval"},
     {"lo_", true},  // lo_import, lo_export, lo_create, lo_unlink, lo_put, lo_from_bytea, ...
@@ -41,7 +41,6 @@ constexpr std::array<NameEntry, 37> kSideEffects = {{
     {"pg_rotate_logfile", true},
     {"pg_log_backend_memory_contexts"},
     {"pg_promote"},
-    {"set_config"},
     {"pg_notify"},
     {"dblink", true},    // dblink_exec, dblink (may run anything remotely), dblink_connect, ...
     {"pg_file_", true},  // adminpack: pg_file_write, pg_file_rename, pg_file_unlink, ...

@@ -280,7 +280,15 @@ void classifyStatement(const PgQuery__Node* stmt, std::string_view text, Context
     case PG_QUERY__NODE__NODE_EXPLAIN_STMT: {
       const PgQuery__ExplainStmt* e = stmt->explain_stmt;
       info.kind = K::Explain;
-      info.explain_analyze = defElemTrue(findDefElem(items(e->options, e->n_options), "analyze"));
+      // PostgreSQL takes the last ANALYZE option; any one that is not
+      // plainly false counts here (fail closed).
+      for (const PgQuery__Node* n : items(e->options, e->n_options)) {
+        if (n != nullptr && n->node_case == PG_QUERY__NODE__NODE_DEF_ELEM &&
+            n->def_elem != nullptr && asciiLower(view(n->def_elem->defname)) == "analyze" &&
+            defElemTrue(n->def_elem)) {
+          info.explain_analyze = true;
+        }
+      }
       nestedStatement(e->query, ctx, info, info.explain_analyze ? Fold::Runs : Fold::PlansOnly);
       walk = Walk::None;
       break;

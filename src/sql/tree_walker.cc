@@ -45,6 +45,8 @@ void TreeWalker::walkMessage(const ProtobufCMessage* msg) {
     funcCall(reinterpret_cast<const PgQuery__FuncCall*>(msg));
   } else if (d == &pg_query__column_ref__descriptor) {
     columnRef(reinterpret_cast<const PgQuery__ColumnRef*>(msg));
+  } else if (d == &pg_query__a__indirection__descriptor) {
+    indirection(reinterpret_cast<const PgQuery__AIndirection*>(msg));
   } else if (d == &pg_query__select_stmt__descriptor) {
     selectStmt(reinterpret_cast<const PgQuery__SelectStmt*>(msg));
   } else if (d == &pg_query__insert_stmt__descriptor) {
@@ -217,6 +219,25 @@ void TreeWalker::assignmentTargets(std::span<PgQuery__Node* const> targets) {
   }
 }
 
+void TreeWalker::calls(FunctionRef ref) {
+  if (isSideEffectFunction(ref.name)) info_.writes = true;
+  if (isDynamicSqlFunction(ref.name)) info_.dynamic_sql = true;
+  addFunction(info_.functions, std::move(ref));
+}
+
+void TreeWalker::indirection(const PgQuery__AIndirection* ind) {
+  // `(x).f` is PostgreSQL's functional notation for f(x) when x has no
+  // field f: `(pid).pg_terminate_backend` calls pg_terminate_backend(pid)
+  // with no function name in sight. The parse tree cannot tell a field from
+  // a function, so every selected name counts as a call (fail closed).
+  for (const PgQuery__Node* n : items(ind->indirection, ind->n_indirection)) {
+    if (n != nullptr && n->node_case == PG_QUERY__NODE__NODE_STRING) {
+      calls(FunctionRef{"", asciiLower(stringValue(n))});
+    }
+  }
+  walkFields(&ind->base);
+}
+
 void TreeWalker::funcCall(const PgQuery__FuncCall* call) {
   const auto names = items(call->funcname, call->n_funcname);
   FunctionRef ref;
@@ -224,8 +245,6 @@ void TreeWalker::funcCall(const PgQuery__FuncCall* call) {
     ref.name = asciiLower(stringValue(names.back()));
     if (names.size() >= 2) ref.schema = asciiLower(stringValue(names[names.size() - 2]));
   }
-  if (isSideEffectFunction(ref.name)) info_.writes = true;
-  if (isDynamicSqlFunction(ref.name)) info_.dynamic_sql = true;
   if (ref.name == "set_config" && call->n_args >= 1) {
     const auto args = items(call->args, call->n_args);
     const std::optional<std::string> name = stringConstant(args[0]);
@@ -233,7 +252,7 @@ void TreeWalker::funcCall(const PgQuery__FuncCall* call) {
     if (args.size() >= 2) value = constantText(args[1]);
     addSetting(info_, name ? asciiLower(*name) : std::string("*"), value.value_or(""));
   }
-  addFunction(info_.functions, std::move(ref));
+  calls(std::move(ref));
   walkFields(&call->base, {"funcname"});
 }
 

@@ -46,6 +46,9 @@ class TreeWalker {
   /// caller restores the scope with `cte_names_.resize(mark)`.
   void withClause(const PgQuery__WithClause* with);
   void funcCall(const PgQuery__FuncCall* call);
+  void indirection(const PgQuery__AIndirection* ind);
+  /// Records a function the statement calls (and what calling it implies).
+  void calls(FunctionRef ref);
   void columnRef(const PgQuery__ColumnRef* ref);
   /// The column names of INSERT (a, b) / UPDATE SET a = / ON CONFLICT /
   /// MERGE target lists.

@@ -65,9 +65,13 @@ TEST(Guardrails, EveryGuardrailHasANameThatRoundTrips) {
 }
 
 TEST(Guardrails, ReadOnlyOffFailsClosed) {
-  for (const char* on : {"on", "ON", "true", "'on'", "yes", "1", "t", "DEFAULT"}) {
+  for (const char* on : {"on", "ON", "true", "'on'", "yes", "1", "t"}) {
     EXPECT_FALSE(turnsReadOnlyOff("transaction_read_only", on)) << on;
   }
+  // The session's default is the gateway's (on); the transaction's is the
+  // built-in off.
+  EXPECT_FALSE(turnsReadOnlyOff("default_transaction_read_only", "DEFAULT"));
+  EXPECT_TRUE(turnsReadOnlyOff("transaction_read_only", "DEFAULT"));
   for (const char* off : {"off", "false", "0", "no", "of", "f", "", "'off'", "whatever"}) {
     EXPECT_TRUE(turnsReadOnlyOff("default_transaction_read_only", off)) << off;
   }

@@ -1,0 +1,377 @@
+#include "audit/audit_log.h"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+
+#include "audit/jsonl_sink.h"
+#include "audit/postgres_sink.h"
+#include "audit/sqlite_sink.h"
+#include "common/log.h"
+
+namespace pgw::audit {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+/// Records copied per step when a sink that fell behind is caught up.
+constexpr size_t kCatchUpChunk = 1000;
+
+Result<std::unique_ptr<Sink>> openSink(const config::AuditSinkConfig& c) {
+  switch (c.type) {
+    case config::AuditSinkConfig::Type::Sqlite: {
+      auto s = SqliteSink::open(c.path);
+      if (!s) return s.takeError();
+      return std::unique_ptr<Sink>(std::move(*s));
+    }
+    case config::AuditSinkConfig::Type::Jsonl: {
+      auto s = JsonlSink::open(c.path, c.max_size, c.keep);
+      if (!s) return s.takeError();
+      return std::unique_ptr<Sink>(std::move(*s));
+    }
+    case config::AuditSinkConfig::Type::Postgres: {
+      auto s = PostgresSink::open(c.dsn.reveal(), c.password.reveal(), c.table);
+      if (!s) return s.takeError();
+      return std::unique_ptr<Sink>(std::move(*s));
+    }
+  }
+  return fail("", "unknown audit sink type");
+}
+
+}  // namespace
+
+Result<std::unique_ptr<AuditLog>> AuditLog::open(const config::AuditConfig& config) {
+  if (!config.enabled) return fail("", "audit is disabled (audit.enabled: false)");
+  Options o;
+  o.gateway_id = config.gateway_id;
+  o.queue = config.queue;
+  o.batch = config.batch;
+  o.on_full = config.on_full == config::AuditOnFull::Reject ? OnFull::Reject : OnFull::Block;
+  o.retention = config.retention;
+  if (config.checkpoint) {
+    auto key = SigningKey::loadPrivate(config.checkpoint->key_file);
+    if (!key) {
+      return fail("", fmt::format("audit.checkpoint.key: {}", key.error().message));
+    }
+    o.checkpoint_key = std::move(*key);
+    o.checkpoint_every = config.checkpoint->every;
+    o.checkpoint_interval = config.checkpoint->interval;
+  }
+  std::vector<std::unique_ptr<Sink>> sinks;
+  for (const auto& c : config.sinks) {
+    auto s = openSink(c);
+    if (!s) return s.takeError();
+    sinks.push_back(std::move(*s));
+  }
+  return open(std::move(o), std::move(sinks));
+}
+
+Result<std::unique_ptr<AuditLog>> AuditLog::open(Options options,
+                                                 std::vector<std::unique_ptr<Sink>> sinks) {
+  if (sinks.empty()) return fail("", "audit: no sink configured");
+  if (options.gateway_id.empty()) return fail("", "audit: the gateway id is empty");
+  options.queue = std::max<size_t>(options.queue, 1);
+  options.batch = std::clamp<size_t>(options.batch, 1, options.queue);
+  std::unique_ptr<AuditLog> log(new AuditLog(std::move(options), std::move(sinks)));
+  if (auto st = log->start(); !st) return st.takeError();
+  return log;
+}
+
+AuditLog::AuditLog(Options options, std::vector<std::unique_ptr<Sink>> sinks)
+    : options_(std::move(options)) {
+  for (auto& s : sinks) sinks_.push_back(SinkState{std::move(s)});
+  stats_.queue_capacity = options_.queue;
+}
+
+/// Finds where the chain ends, brings every sink to that point, and starts
+/// the writer. Runs before the writer exists, so it may use writer state.
+Status AuditLog::start() {
+  const std::string& gw = options_.gateway_id;
+  std::vector<ChainHead> heads;
+  size_t leader = 0;
+  for (size_t i = 0; i < sinks_.size(); ++i) {
+    auto h = sinks_[i].sink->head(gw);
+    if (!h) return h.takeError();
+    heads.push_back(*h);
+    if (h->seq > heads[leader].seq) leader = i;
+  }
+  head_seq_ = heads[leader].seq;
+  head_hash_ = heads[leader].hash;
+
+  for (size_t i = 0; i < sinks_.size(); ++i) {
+    SinkState& s = sinks_[i];
+    const ChainHead& h = heads[i];
+    if (h.empty && head_seq_ > 0) {
+      // A sink added to an existing chain starts after its current head; the
+      // anchor record written first says so in every sink.
+      AuditEvent e;
+      e.type = EventType::Anchor;
+      e.time = nowUs();
+      e.reason = "sink_joined";
+      e.detail = s.sink->describe();
+      e.anchor_seq = head_seq_;
+      e.anchor_hash = head_hash_;
+      joined_.push_back(std::move(e));
+      s.acked = head_seq_;
+      continue;
+    }
+    // Catch up a sink that fell behind (a crash between two sinks' writes).
+    uint64_t at = h.seq;
+    std::string at_hash = h.hash;
+    while (at < head_seq_) {
+      auto rows = sinks_[leader].sink->readAfter(gw, at, kCatchUpChunk);
+      if (!rows) return rows.takeError();
+      if (rows->empty() || rows->front().seq != at + 1 || rows->front().prev != at_hash) {
+        return fail("", fmt::format("audit: sink {} ends at record {} but {} cannot supply the "
+                                    "records after it; run `pgwarden audit verify` on both and "
+                                    "move the one that is behind aside",
+                                    s.sink->describe(), at, sinks_[leader].sink->describe()));
+      }
+      if (auto st = s.sink->write(*rows); !st) return st.takeError();
+      at = rows->back().seq;
+      at_hash = rows->back().hash;
+      log::warn("audit: sink {} was behind; copied records up to {} from {}", s.sink->describe(),
+                at, sinks_[leader].sink->describe());
+    }
+    if (at_hash != head_hash_) {
+      return fail("", fmt::format("audit: sinks {} and {} hold different chains for gateway '{}' "
+                                  "at record {}; give each gateway its own gateway_id, or move "
+                                  "one of the files aside",
+                                  s.sink->describe(), sinks_[leader].sink->describe(), gw, at));
+    }
+    s.acked = head_seq_;
+  }
+  stats_.last_seq = head_seq_;
+  const auto now = Clock::now();
+  checkpoint_due_ = now + options_.checkpoint_interval;
+  prune_due_ = now;  // first retention pass at start
+  writer_ = std::thread([this] { run(); });
+  return {};
+}
+
+AuditLog::~AuditLog() {
+  if (!flushFor(options_.shutdown_wait)) {
+    const Stats s = stats();
+    log::error("audit: stopping with {} events not written to every sink: {}", s.queue_depth,
+               s.last_error);
+  }
+  {
+    std::lock_guard lock(mu_);
+    stop_ = true;
+  }
+  wake_.notify_all();
+  if (writer_.joinable()) writer_.join();
+}
+
+bool AuditLog::tryReserve() {
+  std::lock_guard lock(mu_);
+  if (stop_ || in_flight_ >= options_.queue) return false;
+  ++in_flight_;
+  return true;
+}
+
+void AuditLog::whenRoom(std::function<void()> callback) {
+  {
+    std::lock_guard lock(mu_);
+    if (stop_) return;
+    waiters_.push_back(std::move(callback));
+  }
+  wake_.notify_one();
+}
+
+void AuditLog::submit(AuditEvent event) {
+  {
+    std::lock_guard lock(mu_);
+    incoming_.push_back(std::move(event));
+    incoming_user_.push_back(true);
+    busy_ = true;
+  }
+  wake_.notify_one();
+}
+
+void AuditLog::submitUnreserved(AuditEvent event) {
+  {
+    std::lock_guard lock(mu_);
+    ++in_flight_;
+    incoming_.push_back(std::move(event));
+    incoming_user_.push_back(true);
+    busy_ = true;
+  }
+  wake_.notify_one();
+}
+
+void AuditLog::flush() {
+  std::unique_lock lock(mu_);
+  durable_cv_.wait(lock, [&] { return !busy_ && incoming_.empty(); });
+}
+
+bool AuditLog::flushFor(std::chrono::milliseconds timeout) {
+  std::unique_lock lock(mu_);
+  return durable_cv_.wait_for(lock, timeout, [&] { return !busy_ && incoming_.empty(); });
+}
+
+AuditLog::Stats AuditLog::stats() const {
+  std::lock_guard lock(mu_);
+  Stats s = stats_;
+  s.queue_depth = in_flight_;
+  return s;
+}
+
+void AuditLog::seal(AuditEvent event, bool user) {
+  event.gateway_id = options_.gateway_id;
+  StoredRecord row = sealRecord(event, head_seq_ + 1, head_hash_);
+  head_seq_ = row.seq;
+  head_hash_ = row.hash;
+  if (event.type != EventType::Checkpoint) ++since_checkpoint_;
+  pending_.push_back(std::move(row));
+  pending_user_.push_back(user);
+}
+
+void AuditLog::maybeCheckpoint(Clock::time_point now) {
+  if (!options_.checkpoint_key || since_checkpoint_ == 0) return;
+  if (since_checkpoint_ < options_.checkpoint_every && now < checkpoint_due_) return;
+  AuditEvent e;
+  e.type = EventType::Checkpoint;
+  e.time = nowUs();
+  e.anchor_seq = head_seq_;
+  e.anchor_hash = head_hash_;
+  auto sig =
+      options_.checkpoint_key->sign(checkpointMessage(options_.gateway_id, head_seq_, head_hash_));
+  if (!sig) {
+    log::error("audit: {}", sig.error().message);
+    return;
+  }
+  e.signature = std::move(*sig);
+  seal(std::move(e), false);
+  since_checkpoint_ = 0;
+  checkpoint_due_ = now + options_.checkpoint_interval;
+}
+
+void AuditLog::maybePrune(Clock::time_point now) {
+  if (options_.retention.count() == 0 || now < prune_due_) return;
+  prune_due_ = now + options_.retention_check;
+  const int64_t cutoff =
+      (nowUs() - std::chrono::duration_cast<std::chrono::microseconds>(options_.retention))
+          .time_since_epoch()
+          .count();
+  for (SinkState& s : sinks_) {
+    if (s.failing) continue;
+    auto k = s.sink->pruneCandidate(options_.gateway_id, cutoff, options_.prune_chunk);
+    if (!k) {
+      log::warn("audit: retention: {}", k.error().message);
+      continue;
+    }
+    if (!*k) continue;
+    // The anchor record attests the new start of the chain; every sink that
+    // keeps records deletes up to it in the transaction that stores it.
+    AuditEvent e;
+    e.type = EventType::Anchor;
+    e.time = nowUs();
+    e.reason = "retention";
+    e.detail = fmt::format("records up to {} are older than the retention period", (*k)->seq);
+    e.anchor_seq = (*k)->seq;
+    e.anchor_hash = (*k)->hash;
+    seal(std::move(e), false);
+    pending_.back().prune_through = (*k)->seq;
+    // More may be due (a pass removes at most prune_chunk records).
+    prune_due_ = now + std::min<std::chrono::milliseconds>(std::chrono::seconds(1),
+                                                           options_.retention_check);
+    return;
+  }
+}
+
+void AuditLog::writeSinks(Clock::time_point now) {
+  if (pending_.empty()) return;
+  for (SinkState& s : sinks_) {
+    if (s.failing && now < s.retry_at) continue;
+    while (s.acked < head_seq_) {
+      // pending_ holds consecutive records; find this sink's next one.
+      const size_t from = static_cast<size_t>(s.acked + 1 - pending_.front().seq);
+      const size_t n = std::min(options_.batch, pending_.size() - from);
+      Status st = s.sink->write(std::span<const StoredRecord>(pending_.data() + from, n));
+      std::lock_guard lock(mu_);
+      if (!st) {
+        ++stats_.sink_errors;
+        stats_.last_error = st.error().message;
+        s.backoff = s.failing ? std::min(s.backoff * 2, options_.retry_max) : options_.retry_min;
+        s.retry_at = now + s.backoff;
+        if (!s.failing) {
+          s.failing = true;
+          ++stats_.failing_sinks;
+          log::error("audit: {}; retrying, events wait in the queue until it succeeds",
+                     st.error().message);
+        }
+        break;
+      }
+      ++stats_.batches;
+      s.acked = pending_[from + n - 1].seq;
+      if (s.failing) {
+        s.failing = false;
+        --stats_.failing_sinks;
+        log::info("audit: sink {} is writing again", s.sink->describe());
+      }
+    }
+  }
+}
+
+void AuditLog::release() {
+  uint64_t durable = head_seq_;
+  for (const SinkState& s : sinks_) durable = std::min(durable, s.acked);
+  size_t n = 0;
+  size_t user = 0;
+  while (n < pending_.size() && pending_[n].seq <= durable) {
+    if (pending_user_[n]) ++user;
+    ++n;
+  }
+  if (n == 0) return;
+  pending_.erase(pending_.begin(), pending_.begin() + static_cast<ptrdiff_t>(n));
+  pending_user_.erase(pending_user_.begin(), pending_user_.begin() + static_cast<ptrdiff_t>(n));
+  std::lock_guard lock(mu_);
+  in_flight_ -= user;
+  stats_.events_written += user;
+  stats_.last_seq = durable;
+}
+
+Clock::time_point AuditLog::nextWake() const {
+  auto t = Clock::now() + std::chrono::hours(1);
+  if (options_.retention.count() != 0) t = std::min(t, prune_due_);
+  if (options_.checkpoint_key && since_checkpoint_ > 0) t = std::min(t, checkpoint_due_);
+  for (const SinkState& s : sinks_) {
+    if (s.failing) t = std::min(t, s.retry_at);
+  }
+  return t;
+}
+
+void AuditLog::run() {
+  std::vector<AuditEvent> events;
+  std::vector<bool> user;
+  std::vector<std::function<void()>> waiters;
+  for (AuditEvent& e : joined_) seal(std::move(e), false);
+  joined_.clear();
+  for (;;) {
+    for (auto& w : waiters) w();
+    waiters.clear();
+    for (size_t i = 0; i < events.size(); ++i) seal(std::move(events[i]), user[i]);
+    events.clear();
+    user.clear();
+    const auto now = Clock::now();
+    maybeCheckpoint(now);
+    maybePrune(now);
+    writeSinks(now);
+    release();
+
+    std::unique_lock lock(mu_);
+    if (pending_.empty() && incoming_.empty()) {
+      busy_ = false;
+      durable_cv_.notify_all();
+    }
+    const auto room = [&] { return in_flight_ < options_.queue && !waiters_.empty(); };
+    wake_.wait_until(lock, nextWake(), [&] { return stop_ || !incoming_.empty() || room(); });
+    if (stop_) return;
+    events.swap(incoming_);
+    user.swap(incoming_user_);
+    if (room()) waiters.swap(waiters_);
+  }
+}
+
+}  // namespace pgw::audit

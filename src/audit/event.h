@@ -1,0 +1,119 @@
+#pragma once
+/// One audit event — a statement, a session event or an event of the audit
+/// trail itself — and its canonical form: the exact bytes that are hashed
+/// into the chain, stored in every sink and read back by `pgwarden audit`.
+///
+/// Canonical JSON: an object with every key present, keys sorted by byte
+/// value, no whitespace, integers only (times and durations in
+/// microseconds), strings escaped the way RFC 8259 requires and nothing
+/// more (`"`, `\` and control characters; `/` and non-ASCII stay as they
+/// are; invalid UTF-8 bytes become U+FFFD). The same event always gives the
+/// same bytes, so any parser plus sorted, compact output reproduces them.
+
+#include <chrono>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "common/result.h"
+
+namespace pgw::audit {
+
+enum class EventType {
+  Statement,     ///< one per statement: simple, extended, COPY, denied, failed
+  Connect,       ///< a session authenticated and was connected upstream
+  AuthFailure,   ///< an authentication attempt failed
+  Disconnect,    ///< a session ended; `reason` says why
+  ConfigReload,  ///< a new config snapshot was taken (or refused: `reason`)
+  ApiAction,     ///< a control-plane action (approval, token change, ...)
+  Checkpoint,    ///< written by the audit log: a signature over the record before it
+  Anchor,        ///< written by the audit log: records up to `anchor_seq` left a sink
+};
+
+std::string_view toString(EventType type);
+std::optional<EventType> eventTypeFromString(std::string_view name);
+
+/// Microseconds since the Unix epoch: what every time in the trail is kept in.
+using TimePoint = std::chrono::time_point<std::chrono::system_clock, std::chrono::microseconds>;
+TimePoint nowUs();
+
+struct MaskedColumn {
+  std::string column;  ///< schema.table.column, or the result column's name
+  std::string rule;    ///< the mask that applied ("email", "redact", ...)
+  int64_t cells = 0;   ///< values rewritten
+
+  bool operator==(const MaskedColumn&) const = default;
+};
+
+struct AuditEvent {
+  EventType type = EventType::Statement;
+  TimePoint time{};        ///< when the statement (or session event) started
+  std::string gateway_id;  ///< filled by AuditLog when empty
+  uint64_t session_id = 0;
+
+  // Who.
+  std::string subject_id;
+  std::vector<std::string> subject_groups;
+  std::string subject_issuer;
+  std::string auth_method;  ///< auth::toString(AuthMethod), "" before authentication
+  std::string client_address;
+  bool tls = false;
+  std::string tls_version;  ///< "TLSv1.3"; "" without TLS
+
+  // Where.
+  std::string connection;     ///< the registered connection (client's dbname)
+  std::string upstream_role;  ///< the database user the gateway logged in as
+
+  // What.
+  std::string statement;                               ///< text as recorded (see redact.h)
+  std::vector<std::optional<std::string>> parameters;  ///< nullopt = SQL NULL
+  std::string fingerprint;
+  std::string statement_kind;
+  std::vector<std::string> tables;
+
+  // Decision.
+  std::string decision;  ///< "allow", "deny", "review" or "" (not decided)
+  std::string rule;
+  std::string policy;
+  std::string review_id;
+
+  // Outcome.
+  int64_t duration_us = 0;
+  int64_t rows = -1;  ///< rows returned or affected; -1 = unknown
+  std::string command_tag;
+  std::string sqlstate;  ///< "" = success
+  int64_t bytes_sent = 0;
+  std::vector<MaskedColumn> masked;
+
+  // Session, reload, API and trail events.
+  std::string reason;
+  std::string detail;
+
+  /// Anchor and Checkpoint: the record they speak for.
+  uint64_t anchor_seq = 0;
+  std::string anchor_hash;
+  std::string signature;  ///< Checkpoint: base64 Ed25519 signature (chain.h)
+
+  bool operator==(const AuditEvent&) const = default;
+};
+
+/// The canonical JSON of `event` as record number `seq` of its gateway's
+/// chain. Never fails: every field has a representation.
+std::string canonicalJson(const AuditEvent& event, uint64_t seq);
+/// Appends the same to `out` (the writer reuses one buffer).
+void appendCanonicalJson(std::string& out, const AuditEvent& event, uint64_t seq);
+
+/// A record read back: its sequence number and event.
+struct ParsedRecord {
+  uint64_t seq = 0;
+  AuditEvent event;
+};
+
+/// Parses canonical JSON back (also accepts any key order and spacing, so a
+/// record edited by hand is read and then caught by its hash). Fails when a
+/// key is missing, unknown or of the wrong type.
+Result<ParsedRecord> parseRecord(std::string_view json);
+
+}  // namespace pgw::audit

@@ -1,0 +1,52 @@
+#include "audit/redact.h"
+
+#include <array>
+
+namespace pgw::audit {
+
+ParamMode toParamMode(config::AuditParams params) {
+  switch (params) {
+    case config::AuditParams::Full:
+      return ParamMode::Full;
+    case config::AuditParams::Redacted:
+      return ParamMode::Redacted;
+    case config::AuditParams::None:
+      return ParamMode::None;
+  }
+  return ParamMode::Redacted;
+}
+
+RecordedStatement redactStatement(ParamMode mode, std::string_view text,
+                                  std::string_view normalized,
+                                  std::span<const std::optional<std::string>> parameters) {
+  RecordedStatement out;
+  if (mode == ParamMode::Full) {
+    out.text = std::string(text);
+    out.parameters.assign(parameters.begin(), parameters.end());
+    return out;
+  }
+  // A text without literals normalizes to itself; an empty normalized form
+  // with a non-empty text means the analyzer could not produce one.
+  out.text = std::string(!normalized.empty() || text.empty() ? normalized : kUnnormalized);
+  if (mode == ParamMode::Redacted) {
+    out.parameters.reserve(parameters.size());
+    for (const auto& p : parameters) {
+      out.parameters.emplace_back(p ? std::optional<std::string>(kRedacted) : std::nullopt);
+    }
+  }
+  return out;
+}
+
+bool looksLikeSecretStatement(std::string_view kind) {
+  // CREATE/ALTER ROLE ... PASSWORD; user mappings, foreign servers and
+  // subscriptions carry passwords or connection strings in their options.
+  static constexpr std::array<std::string_view, 8> kKinds = {
+      "create_role",   "alter_role",   "create_user_mapping", "alter_user_mapping",
+      "create_server", "alter_server", "create_subscription", "alter_subscription"};
+  for (std::string_view k : kKinds) {
+    if (k == kind) return true;
+  }
+  return false;
+}
+
+}  // namespace pgw::audit

@@ -1,0 +1,48 @@
+#pragma once
+/// What of a statement the trail keeps (`audit.parameters`, per policy):
+///
+/// - Full: the text as the client sent it and every bound parameter;
+/// - Redacted (default): the normalized text (literals replaced by $n by
+///   the SQL analyzer) and "<redacted>" for every non-NULL parameter, so
+///   the shape of the call stays visible (how many, which were NULL);
+/// - None: the normalized text and no parameters.
+///
+/// Secrets are the proxy's business: for a statement that may carry one
+/// (`looksLikeSecretStatement`) it records Redacted or None, never Full.
+
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "config/config.h"
+
+namespace pgw::audit {
+
+enum class ParamMode { Full, Redacted, None };
+
+ParamMode toParamMode(config::AuditParams params);
+
+/// The placeholder of a redacted parameter.
+inline constexpr std::string_view kRedacted = "<redacted>";
+/// The text recorded when redaction is asked for but there is no
+/// normalized form (a statement that did not parse): the raw text may hold
+/// literals, so it is not kept.
+inline constexpr std::string_view kUnnormalized = "<statement text redacted: it did not parse>";
+
+struct RecordedStatement {
+  std::string text;
+  std::vector<std::optional<std::string>> parameters;
+};
+
+/// What to put in AuditEvent::statement and ::parameters.
+RecordedStatement redactStatement(ParamMode mode, std::string_view text,
+                                  std::string_view normalized,
+                                  std::span<const std::optional<std::string>> parameters);
+
+/// True for statement kinds (policy kind names, e.g. "alter_role") whose
+/// text or parameters may hold a password or a connection string.
+bool looksLikeSecretStatement(std::string_view kind);
+
+}  // namespace pgw::audit

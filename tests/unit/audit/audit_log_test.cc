@@ -1,0 +1,236 @@
+/// The queue in front of the writer: reservations, a full queue (reject,
+/// or wait for room with whenRoom), unreserved session events, flush, and a
+/// failing sink that holds events instead of dropping them.
+
+#include "audit/audit_log.h"
+
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <condition_variable>
+#include <mutex>
+#include <thread>
+
+#include "test_util.h"
+
+namespace pgw::audit {
+namespace {
+
+using namespace std::chrono_literals;
+
+/// Records in memory; writes wait while `closed` and fail while `failing`.
+struct MemoryState {
+  std::mutex mu;
+  std::condition_variable cv;
+  bool closed = false;
+  bool failing = false;
+  int writes = 0;
+  std::vector<StoredRecord> rows;
+};
+
+class MemorySink final : public Sink {
+ public:
+  explicit MemorySink(std::shared_ptr<MemoryState> st) : st_(std::move(st)) {}
+  const std::string& describe() const override { return name_; }
+  Result<ChainHead> head(const std::string&) override {
+    std::lock_guard lock(st_->mu);
+    if (st_->rows.empty()) return ChainHead{};
+    return ChainHead{st_->rows.back().seq, st_->rows.back().hash, false};
+  }
+  Status write(std::span<const StoredRecord> batch) override {
+    std::unique_lock lock(st_->mu);
+    st_->cv.wait(lock, [&] { return !st_->closed; });
+    ++st_->writes;
+    if (st_->failing) return fail("", "memory sink: injected failure");
+    st_->rows.insert(st_->rows.end(), batch.begin(), batch.end());
+    return {};
+  }
+  Result<std::vector<StoredRecord>> readAfter(const std::string&, uint64_t seq,
+                                              size_t limit) override {
+    std::lock_guard lock(st_->mu);
+    std::vector<StoredRecord> out;
+    for (const auto& r : st_->rows) {
+      if (r.seq > seq && out.size() < limit) out.push_back(r);
+    }
+    return out;
+  }
+
+ private:
+  std::shared_ptr<MemoryState> st_;
+  std::string name_ = "memory";
+};
+
+std::unique_ptr<AuditLog> memoryLog(std::shared_ptr<MemoryState> st, size_t queue) {
+  AuditLog::Options o = testing::fastOptions();
+  o.queue = queue;
+  o.batch = std::min<size_t>(queue, 64);
+  std::vector<std::unique_ptr<Sink>> sinks;
+  sinks.push_back(std::make_unique<MemorySink>(std::move(st)));
+  return testing::openLog(o, std::move(sinks));
+}
+
+void setClosed(MemoryState& st, bool closed) {
+  {
+    std::lock_guard lock(st.mu);
+    st.closed = closed;
+  }
+  st.cv.notify_all();
+}
+
+TEST(AuditLog, AFullQueueRefusesReservationsUntilEventsAreDurable) {
+  auto st = std::make_shared<MemoryState>();
+  setClosed(*st, true);
+  auto log = memoryLog(st, 4);
+  for (int i = 0; i < 4; ++i) EXPECT_TRUE(log->tryReserve()) << i;
+  EXPECT_FALSE(log->tryReserve());  // reject: the session answers with an error
+  for (int i = 0; i < 4; ++i) log->submit(testing::statement(i));
+  EXPECT_FALSE(log->tryReserve());  // queued but not durable: still full
+  EXPECT_EQ(log->stats().queue_depth, 4u);
+
+  setClosed(*st, false);
+  log->flush();
+  EXPECT_TRUE(log->tryReserve());
+  EXPECT_EQ(log->stats().events_written, 4u);
+  EXPECT_EQ(st->rows.size(), 4u);
+}
+
+TEST(AuditLog, WhenRoomCallsBackOnceASlotFrees) {
+  auto st = std::make_shared<MemoryState>();
+  setClosed(*st, true);
+  auto log = memoryLog(st, 2);
+  ASSERT_TRUE(log->tryReserve());
+  ASSERT_TRUE(log->tryReserve());
+  log->submit(testing::statement(0));
+  log->submit(testing::statement(1));
+
+  std::mutex mu;
+  std::condition_variable cv;
+  bool called = false;
+  std::thread::id called_on;
+  log->whenRoom([&] {
+    std::lock_guard lock(mu);
+    called = true;
+    called_on = std::this_thread::get_id();
+    cv.notify_all();
+  });
+  {
+    std::unique_lock lock(mu);
+    EXPECT_FALSE(cv.wait_for(lock, 50ms, [&] { return called; }));  // still full
+  }
+  setClosed(*st, false);
+  {
+    std::unique_lock lock(mu);
+    ASSERT_TRUE(cv.wait_for(lock, 5s, [&] { return called; }));
+  }
+  EXPECT_NE(called_on, std::this_thread::get_id());  // the writer thread
+  EXPECT_TRUE(log->tryReserve());                    // the retry a blocked session makes
+}
+
+TEST(AuditLog, WhenRoomWithRoomAlreadyCallsBackPromptly) {
+  auto st = std::make_shared<MemoryState>();
+  auto log = memoryLog(st, 2);
+  std::atomic<bool> called{false};
+  log->whenRoom([&] { called = true; });
+  for (int i = 0; i < 500 && !called; ++i) std::this_thread::sleep_for(1ms);
+  EXPECT_TRUE(called);
+}
+
+TEST(AuditLog, UnreservedEventsAreAcceptedPastCapacity) {
+  auto st = std::make_shared<MemoryState>();
+  setClosed(*st, true);
+  auto log = memoryLog(st, 2);
+  ASSERT_TRUE(log->tryReserve());
+  ASSERT_TRUE(log->tryReserve());
+  AuditEvent disconnect;
+  disconnect.type = EventType::Disconnect;
+  disconnect.reason = "client closed the connection";
+  log->submitUnreserved(disconnect);  // a session ending while the queue is full
+  log->submitUnreserved(disconnect);
+  EXPECT_EQ(log->stats().queue_depth, 4u);
+  log->submit(testing::statement(0));
+  log->submit(testing::statement(1));
+  setClosed(*st, false);
+  log->flush();
+  EXPECT_EQ(st->rows.size(), 4u);
+  EXPECT_EQ(log->stats().queue_depth, 0u);
+}
+
+TEST(AuditLog, AFailingSinkHoldsEventsAndWritesThemInOrderOnceItRecovers) {
+  auto st = std::make_shared<MemoryState>();
+  st->failing = true;
+  auto log = memoryLog(st, 100);
+  for (int i = 0; i < 30; ++i) {
+    ASSERT_TRUE(log->tryReserve());
+    log->submit(testing::statement(i));
+  }
+  EXPECT_FALSE(log->flushFor(100ms));
+  auto s = log->stats();
+  EXPECT_GT(s.sink_errors, 0u);
+  EXPECT_EQ(s.failing_sinks, 1u);
+  EXPECT_EQ(s.queue_depth, 30u);
+  EXPECT_EQ(s.events_written, 0u);
+  EXPECT_EQ(s.last_error, "memory sink: injected failure");
+
+  {
+    std::lock_guard lock(st->mu);
+    st->failing = false;
+  }
+  log->flush();
+  s = log->stats();
+  EXPECT_EQ(s.failing_sinks, 0u);
+  EXPECT_EQ(s.events_written, 30u);
+  EXPECT_EQ(s.last_seq, 30u);
+
+  ChainVerifier v("gw-test", ChainAnchor{}, nullptr);
+  for (const auto& r : st->rows) EXPECT_TRUE(v.add(r));
+  auto r = v.finish();
+  EXPECT_TRUE(r.ok) << r.problem;
+  EXPECT_EQ(r.records, 30u);
+}
+
+TEST(AuditLog, ManyThreadsSubmittingGiveOneContiguousChain) {
+  auto st = std::make_shared<MemoryState>();
+  auto log = memoryLog(st, 256);
+  std::vector<std::thread> threads;
+  std::atomic<int> refused{0};
+  for (int t = 0; t < 4; ++t) {
+    threads.emplace_back([&, t] {
+      for (int i = 0; i < 500; ++i) {
+        while (!log->tryReserve()) {
+          ++refused;
+          std::this_thread::yield();
+        }
+        AuditEvent e = testing::statement(i);
+        e.session_id = static_cast<uint64_t>(t);
+        log->submit(std::move(e));
+      }
+    });
+  }
+  for (auto& th : threads) th.join();
+  log->flush();
+  ASSERT_EQ(st->rows.size(), 2000u);
+  ChainVerifier v("gw-test", ChainAnchor{}, nullptr);
+  for (const auto& r : st->rows) ASSERT_TRUE(v.add(r));
+  EXPECT_TRUE(v.finish().ok);
+}
+
+TEST(AuditLog, OpenFromConfigCreatesTheDefaultSqliteSink) {
+  testing::TempDir dir;
+  config::AuditConfig c;
+  config::AuditSinkConfig sqlite;
+  sqlite.path = dir.file("data/audit.db");
+  c.sinks.push_back(sqlite);
+  c.gateway_id = "gw-conf";
+  c.on_full = config::AuditOnFull::Reject;
+  auto log = AuditLog::open(c);
+  ASSERT_TRUE(log.ok()) << log.error().message;
+  EXPECT_EQ((*log)->onFull(), AuditLog::OnFull::Reject);
+  EXPECT_EQ((*log)->gatewayId(), "gw-conf");
+  EXPECT_TRUE(std::filesystem::exists(sqlite.path));
+
+  c.enabled = false;
+  EXPECT_FALSE(AuditLog::open(c).ok());
+}
+
+}  // namespace
+}  // namespace pgw::audit

@@ -1,0 +1,104 @@
+/// Canonical JSON: stable bytes for a given event, keys in sorted order (as
+/// any JSON library's sorted compact output), escapes, invalid UTF-8, and
+/// parsing back.
+
+#include "audit/event.h"
+
+#include <gtest/gtest.h>
+
+#include <nlohmann/json.hpp>
+
+#include "test_util.h"
+
+namespace pgw::audit {
+namespace {
+
+TEST(CanonicalJson, GoldenBytesOfAFixedEvent) {
+  AuditEvent e;
+  e.type = EventType::Connect;
+  e.time = TimePoint(std::chrono::microseconds(1764000000123456));
+  e.gateway_id = "gw1";
+  e.session_id = 7;
+  e.subject_id = "alice";
+  e.subject_groups = {"a", "b"};
+  e.auth_method = "oidc";
+  e.tls = true;
+  e.tls_version = "TLSv1.3";
+  e.parameters = {std::string("x"), std::nullopt};
+  e.masked = {MaskedColumn{"public.t.c", "redact", 2}};
+  // Changing these bytes breaks every stored chain: only ever add a test.
+  EXPECT_EQ(canonicalJson(e, 42),
+            R"({"anchor_hash":"","anchor_seq":0,"auth_method":"oidc","bytes_sent":0,)"
+            R"("client_address":"","command_tag":"","connection":"","decision":"","detail":"",)"
+            R"("duration_us":0,"fingerprint":"","gateway_id":"gw1",)"
+            R"("masked":[{"cells":2,"column":"public.t.c","rule":"redact"}],)"
+            R"("parameters":["x",null],"policy":"","reason":"","review_id":"","rows":-1,)"
+            R"("rule":"","seq":42,"session_id":7,"signature":"","sqlstate":"","statement":"",)"
+            R"("statement_kind":"","subject_groups":["a","b"],"subject_id":"alice",)"
+            R"("subject_issuer":"","tables":[],"time_us":1764000000123456,"tls":true,)"
+            R"("tls_version":"TLSv1.3","type":"connect","upstream_role":""})");
+}
+
+TEST(CanonicalJson, EqualsSortedCompactOutputOfAJsonLibrary) {
+  AuditEvent e = testing::statement(3);
+  e.statement = "SELECT '\"quoted\"', E'\\\\', 'tab\there', 'nl\n', '\x01\x1f', 'é€𝄞', '/'";
+  e.detail = std::string("nul\0byte", 8);
+  const std::string ours = canonicalJson(e, 9);
+  const nlohmann::json parsed = nlohmann::json::parse(ours);  // std::map: sorted keys
+  EXPECT_EQ(parsed.dump(), ours);
+}
+
+TEST(CanonicalJson, InvalidUtf8BecomesReplacementCharacters) {
+  AuditEvent e;
+  e.statement = "ok \xff\xfe end \xc3";  // two stray bytes and a cut sequence
+  const std::string json = canonicalJson(e, 1);
+  EXPECT_NE(json.find("ok \xef\xbf\xbd\xef\xbf\xbd end \xef\xbf\xbd\""), std::string::npos);
+  auto back = parseRecord(json);
+  ASSERT_TRUE(back.ok()) << back.error().message;
+  EXPECT_EQ(back->event.statement, "ok \xef\xbf\xbd\xef\xbf\xbd end \xef\xbf\xbd");
+}
+
+TEST(CanonicalJson, RoundTripsEveryEventType) {
+  for (int t = 0; t <= static_cast<int>(EventType::Anchor); ++t) {
+    AuditEvent e = testing::statement(t);
+    e.type = static_cast<EventType>(t);
+    e.gateway_id = "gw";
+    e.session_id = UINT64_MAX;
+    e.reason = "client closed";
+    e.anchor_seq = 5;
+    e.anchor_hash = std::string(64, 'a');
+    auto back = parseRecord(canonicalJson(e, 77));
+    ASSERT_TRUE(back.ok()) << back.error().message;
+    EXPECT_EQ(back->seq, 77u);
+    EXPECT_EQ(back->event, e) << toString(e.type);
+    EXPECT_EQ(canonicalJson(back->event, 77), canonicalJson(e, 77));
+  }
+}
+
+TEST(CanonicalJson, ParseRejectsMissingUnknownAndMistypedKeys) {
+  const std::string good = canonicalJson(testing::statement(1), 1);
+  EXPECT_TRUE(parseRecord(good).ok());
+
+  std::string unknown = good;
+  unknown.insert(1, R"("extra":1,)");
+  auto r = parseRecord(unknown);
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(r.error().message.find("keys no version writes"), std::string::npos);
+
+  auto missing = nlohmann::json::parse(good);
+  missing.erase("rows");
+  r = parseRecord(missing.dump());
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(r.error().message.find("\"rows\""), std::string::npos);
+
+  auto mistyped = nlohmann::json::parse(good);
+  mistyped["seq"] = "1";
+  EXPECT_FALSE(parseRecord(mistyped.dump()).ok());
+  mistyped = nlohmann::json::parse(good);
+  mistyped["type"] = "teleport";
+  EXPECT_FALSE(parseRecord(mistyped.dump()).ok());
+  EXPECT_FALSE(parseRecord("not json").ok());
+}
+
+}  // namespace
+}  // namespace pgw::audit

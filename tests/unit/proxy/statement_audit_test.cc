@@ -1,0 +1,211 @@
+// StatementAudit: one event per statement, each matched to its own outcome,
+// for simple queries, pipelines, errors, refusals and fast-path calls.
+
+#include "proxy/statement_audit.h"
+
+#include <gtest/gtest.h>
+
+#include <vector>
+
+#include "sql/analyzer.h"
+
+namespace pgw::proxy {
+namespace {
+
+struct Recorder {
+  std::vector<audit::AuditEvent> events;
+  StatementAudit make(audit::ParamMode mode = audit::ParamMode::Full) {
+    audit::AuditEvent base;
+    base.session_id = 7;
+    base.subject_id = "alice";
+    return StatementAudit(base, mode, [this](audit::AuditEvent&& e) { events.push_back(e); });
+  }
+};
+
+const AuditDecision kAllow{"allow", "access:write", "p", 0};
+
+std::shared_ptr<const sql::Analysis> analysis(std::string_view sql) {
+  return std::make_shared<const sql::Analysis>(sql::analyze(sql));
+}
+
+/// A decoded Bind of `statement` with text parameters; `wire` keeps the
+/// bytes the message views.
+protocol::Bind bindOf(std::string_view statement, const std::vector<std::string>& params) {
+  static std::vector<std::unique_ptr<std::string>> wires;
+  std::vector<std::optional<std::string_view>> values(params.begin(), params.end());
+  auto& wire = *wires.emplace_back(std::make_unique<std::string>());
+  protocol::encodeBind(wire, "", statement, {}, values, {});
+  auto framed = protocol::frameMessage(asBytes(wire), 1 << 20);
+  auto msg = protocol::decodeFrontend(framed.frame);
+  return std::get<protocol::Bind>(*msg);
+}
+
+TEST(StatementAudit, MultiStatementQueryGivesOneEventPerStatementWithItsTag) {
+  Recorder r;
+  auto sa = r.make();
+  sa.query(*analysis("SELECT 1; UPDATE t SET a = 1 WHERE b = 2"), kAllow, false);
+  sa.commandComplete("SELECT 1");
+  sa.commandComplete("UPDATE 3");
+  sa.readyForQuery();
+  ASSERT_EQ(r.events.size(), 2u);
+  EXPECT_EQ(r.events[0].statement_kind, "select");
+  EXPECT_EQ(r.events[0].rows, 1);
+  EXPECT_EQ(r.events[1].statement_kind, "update");
+  EXPECT_EQ(r.events[1].command_tag, "UPDATE 3");
+  EXPECT_EQ(r.events[1].rows, 3);
+  EXPECT_EQ(r.events[1].tables, std::vector<std::string>{"t"});
+  EXPECT_EQ(r.events[1].subject_id, "alice");
+  EXPECT_EQ(sa.pending(), 0u);
+}
+
+TEST(StatementAudit, AnErrorFailsItsStatementAndTheRestOfTheQueryDidNotRun) {
+  Recorder r;
+  auto sa = r.make();
+  sa.query(*analysis("SELECT 1; SELECT 1/0; SELECT 3"), kAllow, false);
+  sa.commandComplete("SELECT 1");
+  sa.error("22012");
+  sa.readyForQuery();
+  ASSERT_EQ(r.events.size(), 3u);
+  EXPECT_EQ(r.events[1].sqlstate, "22012");
+  EXPECT_EQ(r.events[2].sqlstate, "");
+  EXPECT_NE(r.events[2].reason.find("not run"), std::string::npos);
+}
+
+TEST(StatementAudit, RefusedQueryIsRecordedOnceAndItsMarkerErrorIsConsumed) {
+  Recorder r;
+  auto sa = r.make();
+  AuditDecision deny{"deny", "guardrail:truncate", "p", 1};
+  sa.query(*analysis("SELECT 1; TRUNCATE t"), deny, true);
+  ASSERT_EQ(r.events.size(), 2u);  // recorded at once
+  EXPECT_EQ(r.events[1].decision, "deny");
+  EXPECT_EQ(r.events[1].rule, "guardrail:truncate");
+  EXPECT_EQ(r.events[1].sqlstate, "42501");
+  EXPECT_EQ(r.events[0].rule, "query");
+  sa.error("42703");  // the server's error for the marker
+  sa.readyForQuery();
+  sa.query(*analysis("SELECT 2"), kAllow, false);
+  sa.commandComplete("SELECT 1");
+  sa.readyForQuery();
+  ASSERT_EQ(r.events.size(), 3u);
+  EXPECT_EQ(r.events[2].sqlstate, "");
+  EXPECT_EQ(r.events[2].command_tag, "SELECT 1");
+}
+
+TEST(StatementAudit, PipelineStatementsAfterAFailureUpToSyncAreNotRun) {
+  Recorder r;
+  auto sa = r.make();
+  std::vector<std::string> params = {"42"};
+  for (const char* sql : {"INSERT INTO t VALUES ($1)", "SELECT $1::int / 0", "SELECT $1"}) {
+    sa.parse("", analysis(sql), kAllow, false);
+    sa.bind(bindOf("", params), nullptr);
+    sa.execute("");
+  }
+  sa.sync();
+  sa.commandComplete("INSERT 0 1");
+  sa.error("22012");
+  sa.readyForQuery();
+  ASSERT_EQ(r.events.size(), 3u);
+  EXPECT_EQ(r.events[0].command_tag, "INSERT 0 1");
+  EXPECT_EQ(r.events[0].parameters, (std::vector<std::optional<std::string>>{"42"}));
+  EXPECT_EQ(r.events[1].sqlstate, "22012");
+  EXPECT_NE(r.events[2].reason.find("not run"), std::string::npos);
+  EXPECT_EQ(sa.pending(), 0u);
+}
+
+TEST(StatementAudit, AParseErrorIsChargedToTheExecuteThatNeededIt) {
+  Recorder r;
+  auto sa = r.make();
+  sa.parse("", analysis("SELEC 1"), kAllow, false);
+  std::vector<std::string> none;
+  sa.bind(bindOf("", none), nullptr);
+  sa.execute("");
+  sa.sync();
+  sa.error("42601");
+  sa.readyForQuery();
+  ASSERT_EQ(r.events.size(), 1u);
+  EXPECT_EQ(r.events[0].sqlstate, "42601");
+  EXPECT_EQ(r.events[0].statement_kind, "unparsed");
+}
+
+TEST(StatementAudit, RefusedParseIsRecordedOnceNotAgainAtItsExecute) {
+  Recorder r;
+  auto sa = r.make();
+  AuditDecision deny{"deny", "access:read", "p", 0};
+  sa.parse("s1", analysis("DELETE FROM t WHERE id = 1"), deny, true);
+  std::vector<std::string> none;
+  sa.bind(bindOf("s1", none), nullptr);
+  sa.execute("");
+  sa.sync();
+  sa.error("42703");
+  sa.readyForQuery();
+  ASSERT_EQ(r.events.size(), 1u);
+  EXPECT_EQ(r.events[0].decision, "deny");
+}
+
+TEST(StatementAudit, RedactedModeKeepsTheShapeNotTheValues) {
+  Recorder r;
+  auto sa = r.make(audit::ParamMode::Redacted);
+  std::vector<std::string> params = {"secret-value"};
+  sa.parse("", analysis("SELECT * FROM t WHERE email = 'a@b.c' AND id = $1"), kAllow, false);
+  sa.bind(bindOf("", params), nullptr);
+  sa.execute("");
+  sa.sync();
+  sa.commandComplete("SELECT 0");
+  sa.readyForQuery();
+  ASSERT_EQ(r.events.size(), 1u);
+  EXPECT_EQ(r.events[0].statement.find("a@b.c"), std::string::npos);
+  ASSERT_EQ(r.events[0].parameters.size(), 1u);
+  EXPECT_NE(*r.events[0].parameters[0], "secret-value");
+}
+
+TEST(StatementAudit, PasswordsNeverReachTheTrailEvenInFullMode) {
+  Recorder r;
+  auto sa = r.make(audit::ParamMode::Full);
+  sa.query(*analysis("ALTER ROLE bob PASSWORD 'hunter2'"), kAllow, false);
+  sa.commandComplete("ALTER ROLE");
+  sa.readyForQuery();
+  ASSERT_EQ(r.events.size(), 1u);
+  EXPECT_EQ(r.events[0].statement.find("hunter2"), std::string::npos);
+}
+
+TEST(StatementAudit, EmptyQueriesAndFunctionCallsStayInStep) {
+  Recorder r;
+  auto sa = r.make();
+  sa.query(*analysis(";"), kAllow, false);  // no statement: EmptyQueryResponse
+  sa.functionCall(764, kAllow, false);
+  sa.query(*analysis("SELECT 1"), kAllow, false);
+  sa.emptyQuery();
+  sa.readyForQuery();
+  sa.readyForQuery();  // the function call succeeded
+  sa.commandComplete("SELECT 1");
+  sa.readyForQuery();
+  ASSERT_EQ(r.events.size(), 2u);
+  EXPECT_EQ(r.events[0].statement_kind, "function_call");
+  EXPECT_EQ(r.events[0].sqlstate, "");
+  EXPECT_EQ(r.events[1].command_tag, "SELECT 1");
+}
+
+TEST(StatementAudit, BytesAreChargedToTheStatementAnswering) {
+  Recorder r;
+  auto sa = r.make();
+  sa.query(*analysis("SELECT 1; SELECT 2"), kAllow, false);
+  sa.bytesSent(100);
+  sa.commandComplete("SELECT 1");
+  sa.bytesSent(50);
+  sa.commandComplete("SELECT 1");
+  sa.readyForQuery();
+  ASSERT_EQ(r.events.size(), 2u);
+  EXPECT_EQ(r.events[0].bytes_sent, 100);
+  EXPECT_EQ(r.events[1].bytes_sent, 50);
+}
+
+TEST(StatementAudit, RowsFromTags) {
+  EXPECT_EQ(rowsFromTag("SELECT 5"), 5);
+  EXPECT_EQ(rowsFromTag("INSERT 0 3"), 3);
+  EXPECT_EQ(rowsFromTag("COPY 10"), 10);
+  EXPECT_EQ(rowsFromTag("BEGIN"), -1);
+  EXPECT_EQ(rowsFromTag("CREATE TABLE"), -1);
+}
+
+}  // namespace
+}  // namespace pgw::proxy
