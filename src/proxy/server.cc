@@ -1,6 +1,7 @@
 #include "proxy/server.h"
 
 #include <chrono>
+#include <ctime>
 #include <thread>
 
 #include "common/log.h"
@@ -14,7 +15,8 @@ Server::Server(std::shared_ptr<const GatewayState> state, std::string config_pat
       startup_config_(state->config),
       config_path_(std::move(config_path)),
       audit_log_(audit_log),
-      identity_(std::make_unique<IdentityService>(*state->config)) {
+      identity_(std::make_unique<IdentityService>(*state->config)),
+      next_session_id_(static_cast<uint64_t>(std::time(nullptr)) << 24 | 1) {
   int n = startup_config_->workers;
   if (n <= 0) n = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
   for (int i = 0; i < n; ++i) {

@@ -68,7 +68,9 @@ class Server {
   std::atomic<int> active_clients_{0};
   std::vector<std::unique_ptr<Worker>> workers_;
   size_t next_worker_ = 0;
-  uint64_t next_session_id_ = 1;
+  /// Session ids are unique across restarts (the audit trail, the logs):
+  /// the start time in seconds in the high bits, a counter below.
+  uint64_t next_session_id_;
   bool stopping_ = false;
 };
 
