@@ -17,6 +17,7 @@
 
 #include "config/audit.h"
 #include "config/identity.h"
+#include "config/mask.h"
 #include "config/policies.h"
 #include "config/yaml_reader.h"
 
@@ -216,7 +217,7 @@ void readConnections(const Context& ctx, const YAML::Node& node, Config& cfg) {
 std::shared_ptr<const Config> build(const Context& ctx, const YAML::Node& root) {
   MapReader top(root, "",
                 {"listen", "workers", "log_level", "limits", "timeouts", "tls", "identity",
-                 "connections", "policies", "audit"});
+                 "connections", "policies", "audit", "masking"});
   auto cfg = std::make_shared<Config>();
   readListen(ctx, top.get("listen"), *cfg);
   if (top.has("workers")) {
@@ -236,6 +237,7 @@ std::shared_ptr<const Config> build(const Context& ctx, const YAML::Node& root) 
   }
   readConnections(ctx, top.get("connections"), *cfg);
   readAudit(ctx, top.get("audit"), *cfg);
+  readMasking(ctx, top.get("masking"), *cfg);
   readPolicies(ctx, top.get("policies"), *cfg);
   return cfg;
 }

@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "common/result.h"
+#include "config/mask.h"
 
 namespace pgw::config {
 
@@ -245,6 +246,24 @@ struct PolicyConfig {
   PolicyLimits limits;
   /// `audit.parameters` of this policy; default: the top-level `audit.parameters`.
   AuditParams audit_parameters = AuditParams::Redacted;
+  /// `mask:` rules in file order; the first that matches a column and
+  /// applies to the subject masks it (docs/masking.md).
+  std::vector<MaskRuleConfig> mask;
+};
+
+/// What a result column whose origin cannot be traced meets while masking
+/// rules apply to the session (`masking.on_untraceable`).
+enum class OnUntraceable {
+  Mask,  ///< the column is redacted
+  Deny,  ///< the statement is denied
+};
+
+/// `masking:` (docs/masking.md): settings shared by every policy's `mask:` rules.
+struct MaskingConfig {
+  /// HMAC-SHA256 key of `hash` and `format_preserving`; required when a rule
+  /// uses them. At least 16 bytes.
+  Secret hash_key;
+  OnUntraceable on_untraceable = OnUntraceable::Mask;
 };
 
 struct Timeouts {
@@ -268,6 +287,7 @@ struct Config {
   Identity identity;
   std::vector<PolicyConfig> policies;  ///< in file order; see docs/policy.md
   AuditConfig audit;
+  MaskingConfig masking;
 
   const Connection* findConnection(const std::string& name) const;
   const LocalUser* findUser(const std::string& name) const;

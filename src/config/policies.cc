@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "config/audit.h"
+#include "config/mask.h"
 
 namespace pgw::config::detail {
 namespace {
@@ -175,7 +176,7 @@ PolicyConfig readPolicy(const Context& ctx, const YAML::Node& node, const std::s
                         const Config& cfg) {
   MapReader m(node, path,
               {"name", "subjects", "connections", "credential", "access", "review_access", "deny",
-               "review", "allow", "limits", "audit"});
+               "review", "allow", "limits", "audit", "mask"});
   PolicyConfig p;
   if (!m.has("name")) failAt(m.pathOf("name"), "is required");
   p.name = readString(ctx, m.get("name"), m.pathOf("name"));
@@ -209,6 +210,7 @@ PolicyConfig readPolicy(const Context& ctx, const YAML::Node& node, const std::s
   readPolicyLimits(ctx, m.get("limits"), m.pathOf("limits"), p.limits);
   p.audit_parameters =
       readPolicyAudit(ctx, m.get("audit"), m.pathOf("audit"), cfg.audit.parameters);
+  p.mask = readMaskRules(ctx, m.get("mask"), m.pathOf("mask"), !cfg.masking.hash_key.empty());
   return p;
 }
 

@@ -33,6 +33,15 @@ Result<std::shared_ptr<const GatewayState>> buildGatewayState(
       state->user_secrets[user.name] = auth::makeScramSecret(user.password.reveal());
     }
   }
+  // Mask rules are read and checked by the config, but the data path does not
+  // apply them yet: refuse to serve rather than let a policy look enforced.
+  for (size_t i = 0; i < config->policies.size(); ++i) {
+    if (!config->policies[i].mask.empty()) {
+      return fail("", "policies[" + std::to_string(i) +
+                          "].mask: masking rules are not enforced by this gateway yet; remove "
+                          "them, or deny the sensitive tables or columns with deny rules instead");
+    }
+  }
   if (!config->policies.empty()) {
     auto policies = policy::PolicySet::compile(*config);
     if (!policies) return policies.takeError();
