@@ -680,6 +680,9 @@ void Demo::printBanner() const {
        << "and see the policy at work (as " << kTokenSubject << ", read-only):\n"
        << "  DELETE FROM orders;              -- denied: DELETE without WHERE\n"
        << "  UPDATE customers SET email = '' WHERE id = 1;   -- denied: read-only policy\n"
+       << "then read the audit trail (every statement, who ran it, what was decided):\n"
+       << "  " << selfCommand() << " audit tail --config " << configPath().string() << " -n 20\n"
+       << "  " << selfCommand() << " audit verify --config " << configPath().string() << "\n"
        << "\n";
   if (owns_dir_) {
     text << "Ctrl-C stops everything and removes " << dir_.string() << "\n\n";
