@@ -8,17 +8,13 @@
 #include <cstdio>
 #include <vector>
 
+#include "common/bytes.h"
+
 namespace pgw::audit {
 namespace {
 
 std::string hex(const unsigned char* p, size_t n) {
-  static constexpr char kHex[] = "0123456789abcdef";
-  std::string out(n * 2, '\0');
-  for (size_t i = 0; i < n; ++i) {
-    out[2 * i] = kHex[p[i] >> 4];
-    out[2 * i + 1] = kHex[p[i] & 0xf];
-  }
-  return out;
+  return toHex(Bytes(reinterpret_cast<const std::byte*>(p), n));
 }
 
 std::string base64(const unsigned char* p, size_t n) {

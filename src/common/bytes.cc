@@ -117,4 +117,15 @@ int16_t getI16(const std::byte* p) {
   return static_cast<int16_t>(u);
 }
 
+std::string toHex(Bytes b) {
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string out(b.size() * 2, '\0');
+  for (size_t i = 0; i < b.size(); ++i) {
+    const auto v = std::to_integer<unsigned>(b[i]);
+    out[2 * i] = kHex[v >> 4];
+    out[2 * i + 1] = kHex[v & 0xf];
+  }
+  return out;
+}
+
 }  // namespace pgw

@@ -20,6 +20,9 @@ using Bytes = std::span<const std::byte>;
 inline std::string_view asChars(Bytes b) {
   return {reinterpret_cast<const char*>(b.data()), b.size()};
 }
+/// Lower-case hex of `b`, two characters per byte.
+std::string toHex(Bytes b);
+
 inline Bytes asBytes(std::string_view s) {
   return {reinterpret_cast<const std::byte*>(s.data()), s.size()};
 }

@@ -20,16 +20,8 @@ std::string relationName(const sql::RelationRef& r) {
 }
 
 /// Binary values of unknown type are recorded the way bytea prints: \x and hex.
-std::string hexParameter(std::span<const std::byte> bytes) {
-  static constexpr char kHex[] = "0123456789abcdef";
-  std::string out = "\\x";
-  out.reserve(2 + bytes.size() * 2);
-  for (std::byte b : bytes) {
-    const auto v = std::to_integer<unsigned>(b);
-    out += kHex[v >> 4];
-    out += kHex[v & 0xf];
-  }
-  return out;
+std::string hexParameter(Bytes bytes) {
+  return "\\x" + toHex(bytes);
 }
 
 uint64_t bigEndian(Bytes v) {
@@ -70,7 +62,7 @@ std::string parameterText(uint32_t type_oid, int16_t format, Bytes value) {
       return std::string(asChars(value));
     case 2950:  // uuid
       if (n == 16) {
-        std::string hex = hexParameter(value).substr(2);
+        const std::string hex = toHex(value);
         return hex.substr(0, 8) + "-" + hex.substr(8, 4) + "-" + hex.substr(12, 4) + "-" +
                hex.substr(16, 4) + "-" + hex.substr(20);
       }
