@@ -931,11 +931,12 @@ def test_reset_read_only_then_column_notation_write(env, guard):
 
 
 def test_reset_read_only_then_explain_analyze_twice_deletes(env, guard):
+    # The attacker context asserts at exit that the row is still there.
     with env.attacker(guard) as c:
-        for sql in ("BEGIN", "RESET transaction_read_only",
-                    "EXPLAIN (ANALYZE false, ANALYZE true) DELETE FROM atk_t WHERE id = 3",
-                    "COMMIT"):
-            c.simple_query(sql)
+        results = [c.simple_query(sql) for sql in (
+            "BEGIN", "RESET transaction_read_only",
+            "EXPLAIN (ANALYZE false, ANALYZE true) DELETE FROM atk_t WHERE id = 3", "COMMIT")]
+        assert results[1].error is not None and results[1].error["C"] == "42501", results[1].error
 
 
 def test_shape_cache_does_not_carry_a_verdict_to_other_constants(env, guard):
