@@ -66,18 +66,6 @@ Bytes ByteReader::rest() {
   return b;
 }
 
-void ByteWriter::i16(int16_t v) {
-  auto u = static_cast<uint16_t>(v);
-  out_.push_back(static_cast<char>(u >> 8));
-  out_.push_back(static_cast<char>(u & 0xff));
-}
-
-void ByteWriter::i32(int32_t v) {
-  char b[4];
-  putI32(b, v);
-  out_.append(b, 4);
-}
-
 void ByteWriter::cstring(std::string_view s) {
   out_.append(s);
   out_.push_back('\0');
@@ -95,26 +83,6 @@ void ByteWriter::beginUntyped() {
 
 void ByteWriter::endMessage() {
   putI32(out_.data() + length_at_, static_cast<int32_t>(out_.size() - length_at_));
-}
-
-void putI32(char* p, int32_t v) {
-  auto u = static_cast<uint32_t>(v);
-  p[0] = static_cast<char>(u >> 24);
-  p[1] = static_cast<char>((u >> 16) & 0xff);
-  p[2] = static_cast<char>((u >> 8) & 0xff);
-  p[3] = static_cast<char>(u & 0xff);
-}
-
-int32_t getI32(const std::byte* p) {
-  uint32_t u = (static_cast<uint32_t>(p[0]) << 24) | (static_cast<uint32_t>(p[1]) << 16) |
-               (static_cast<uint32_t>(p[2]) << 8) | static_cast<uint32_t>(p[3]);
-  return static_cast<int32_t>(u);
-}
-
-int16_t getI16(const std::byte* p) {
-  uint16_t u =
-      static_cast<uint16_t>((static_cast<uint16_t>(p[0]) << 8) | static_cast<uint16_t>(p[1]));
-  return static_cast<int16_t>(u);
 }
 
 std::string toHex(Bytes b) {

@@ -63,7 +63,11 @@ class ByteWriter {
   explicit ByteWriter(std::string& out) : out_(out) {}
 
   void u8(uint8_t v) { out_.push_back(static_cast<char>(v)); }
-  void i16(int16_t v);
+  void i16(int16_t v) {
+    const auto u = static_cast<uint16_t>(v);
+    const char b[2] = {static_cast<char>(u >> 8), static_cast<char>(u & 0xff)};
+    out_.append(b, 2);
+  }
   void i32(int32_t v);
   void u32(uint32_t v) { i32(static_cast<int32_t>(v)); }
   void cstring(std::string_view s);
@@ -85,10 +89,29 @@ class ByteWriter {
   size_t length_at_ = 0;
 };
 
+// Inline: they run once per field of every message the relay inspects.
 /// Stores a big-endian int32 at `p`.
-void putI32(char* p, int32_t v);
+inline void putI32(char* p, int32_t v) {
+  const auto u = static_cast<uint32_t>(v);
+  p[0] = static_cast<char>(u >> 24);
+  p[1] = static_cast<char>((u >> 16) & 0xff);
+  p[2] = static_cast<char>((u >> 8) & 0xff);
+  p[3] = static_cast<char>(u & 0xff);
+}
 /// Loads a big-endian int32 from `p`.
-int32_t getI32(const std::byte* p);
-int16_t getI16(const std::byte* p);
+inline int32_t getI32(const std::byte* p) {
+  const uint32_t u = (static_cast<uint32_t>(p[0]) << 24) | (static_cast<uint32_t>(p[1]) << 16) |
+                     (static_cast<uint32_t>(p[2]) << 8) | static_cast<uint32_t>(p[3]);
+  return static_cast<int32_t>(u);
+}
+inline int16_t getI16(const std::byte* p) {
+  return static_cast<int16_t>((static_cast<uint16_t>(p[0]) << 8) | static_cast<uint16_t>(p[1]));
+}
+
+inline void ByteWriter::i32(int32_t v) {
+  char b[4];
+  putI32(b, v);
+  out_.append(b, 4);
+}
 
 }  // namespace pgw

@@ -39,8 +39,7 @@ struct Detection {
     return Cell::Value;
   }
 
-  Result<Cell> value(uint32_t type_oid, int16_t format, std::string_view v, std::string& out) {
-    const TypeInfo t = typeInfo(type_oid);
+  Result<Cell> value(const TypeInfo& t, int16_t format, std::string_view v, std::string& out) {
     if (!t.array) return scalar(t, format, v, out);
     if (t.category != Category::Text && t.category != Category::Json) return Cell::Unchanged;
     auto element = [&](uint32_t element_oid, std::string_view e, std::string& o) {
@@ -53,8 +52,12 @@ struct Detection {
 }  // namespace
 
 CellMasker::CellMasker(std::vector<std::optional<ColumnPlan>> plan)
-    : plan_(std::move(plan)), spec_cells_(plan_.size()), detector_cells_(plan_.size()) {
+    : plan_(std::move(plan)),
+      types_(plan_.size()),
+      spec_cells_(plan_.size()),
+      detector_cells_(plan_.size()) {
   for (size_t i = 0; i < plan_.size(); ++i) {
+    if (plan_[i]) types_[i] = typeInfo(plan_[i]->type_oid);
     if (plan_[i] && !plan_[i]->spec && plan_[i]->detectors) {
       detector_cells_[i].resize(plan_[i]->detectors->size());
     }
@@ -67,7 +70,7 @@ CellOutcome CellMasker::mask(size_t column, int16_t format, std::string_view val
   const size_t start = out.size();
   if (p.spec != nullptr) {
     ++spec_cells_[column];
-    auto r = maskValueInto(*p.spec, p.type_oid, p.typmod, format, value, out);
+    auto r = maskValueInto(*p.spec, types_[column], p.typmod, format, value, out);
     if (!r) {
       ++undecodable_;
       out.resize(start);
@@ -77,7 +80,7 @@ CellOutcome CellMasker::mask(size_t column, int16_t format, std::string_view val
   }
   if (p.detectors == nullptr) return CellOutcome::Unchanged;
   Detection d{*p.detectors, p.enabled, p.typmod, hits_};
-  auto r = d.value(p.type_oid, format, value, out);
+  auto r = d.value(types_[column], format, value, out);
   for (size_t k = 0; d.fired != 0 && k < detector_cells_[column].size(); ++k) {
     if ((d.fired >> k & 1) != 0) ++detector_cells_[column][k];
   }

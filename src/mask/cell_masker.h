@@ -10,6 +10,7 @@
 
 #include "mask/detectors.h"
 #include "mask/spec.h"
+#include "mask/types.h"
 
 namespace pgw::mask {
 
@@ -58,7 +59,8 @@ class CellMasker {
 
  private:
   std::vector<std::optional<ColumnPlan>> plan_;
-  std::vector<uint64_t> spec_cells_;                   ///< per column
+  std::vector<TypeInfo> types_;       ///< per column: typeInfo of its type, looked up once
+  std::vector<uint64_t> spec_cells_;  ///< per column
   std::vector<std::vector<uint64_t>> detector_cells_;  ///< per column, per detector
   uint64_t undecodable_ = 0;
   Hits hits_;

@@ -2,7 +2,6 @@
 
 #include "mask/functions.h"
 
-#include <cctype>
 #include <vector>
 
 namespace pgw::mask::detail {
@@ -15,6 +14,13 @@ bool isDigit(char c) {
 }
 bool isAsciiAlpha(char c) {
   return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
+}
+// ASCII only, unlike <cctype>'s, which ask the C locale on every call.
+bool isAsciiAlnum(char c) {
+  return isDigit(c) || isAsciiAlpha(c);
+}
+bool isAsciiSpace(char c) {
+  return c == ' ' || (c >= '\t' && c <= '\r');
 }
 
 bool luhnValid(std::string_view digits) {
@@ -53,7 +59,7 @@ bool isDomain(std::string_view d) {
     return false;
   for (char c : d) {
     const auto u = static_cast<unsigned char>(c);
-    if (std::isalnum(u) == 0 && c != '-' && c != '.' && u < 0x80) return false;
+    if (!isAsciiAlnum(c) && c != '-' && c != '.' && u < 0x80) return false;
   }
   return true;
 }
@@ -79,7 +85,7 @@ bool emailText(std::string_view s, std::string& out) {
   const size_t at = s.rfind('@');
   if (at == std::string_view::npos || at == 0) return false;
   for (size_t i = 0; i < at; ++i) {
-    if (std::isspace(static_cast<unsigned char>(s[i])) != 0) return false;
+    if (isAsciiSpace(s[i])) return false;
   }
   const std::string_view domain = s.substr(at + 1);
   if (!isDomain(domain)) return false;
@@ -97,8 +103,8 @@ void fpeText(const Hmac& key, std::string_view s, std::string& out) {
   for (size_t i = 0; i < s.size(); ++i) {
     const auto u = static_cast<unsigned char>(s[i]);
     if (isDigit(s[i])) digits += s[i];
-    if (std::isalnum(u) != 0 || u >= 0x80) canonical += s[i];
-    if (std::isalnum(u) != 0 || (u & 0xC0) == 0xC0) ++replaced;
+    if (isAsciiAlnum(s[i]) || u >= 0x80) canonical += s[i];
+    if (isAsciiAlnum(s[i]) || (u & 0xC0) == 0xC0) ++replaced;
   }
   std::vector<uint8_t> stream(replaced);
   key.stream("fpe", canonical, stream);

@@ -1,10 +1,16 @@
 #include "mask/hmac.h"
 
-#include <openssl/evp.h>
+// SHA-256 through OpenSSL's low-level interface (deprecated in OpenSSL 3,
+// still shipped and still assembly-accelerated): its context is a plain
+// struct, so starting from the precomputed pad states is a copy of 112
+// bytes, where EVP_MD_CTX_copy_ex goes through the provider and costs about
+// as much as the hashing itself (bench/mask_bench.cc, BM_RowRewrite_Hash).
+#define OPENSSL_SUPPRESS_DEPRECATED
+#include <openssl/crypto.h>
+#include <openssl/sha.h>
 
 #include <algorithm>
 #include <cstring>
-#include <stdexcept>
 #include <string>
 
 namespace pgw::mask {
@@ -12,37 +18,18 @@ namespace {
 
 constexpr size_t kBlock = 64;
 
-/// A digest context reused by this thread: copying the precomputed pad
-/// states into it allocates nothing once it exists.
-EVP_MD_CTX* workContext() {
-  struct Holder {
-    EVP_MD_CTX* ctx = EVP_MD_CTX_new();
-    ~Holder() { EVP_MD_CTX_free(ctx); }
-  };
-  thread_local Holder holder;
-  return holder.ctx;
-}
-
 }  // namespace
 
 struct Hmac::State {
-  EVP_MD* md = nullptr;
-  EVP_MD_CTX* inner = nullptr;  ///< SHA-256 state after (key ^ ipad)
-  EVP_MD_CTX* outer = nullptr;  ///< SHA-256 state after (key ^ opad)
+  SHA256_CTX inner;  ///< SHA-256 state after (key ^ ipad)
+  SHA256_CTX outer;  ///< SHA-256 state after (key ^ opad)
 };
 
 Hmac::Hmac(std::string_view key) : state_(new State) {
-  state_->md = EVP_MD_fetch(nullptr, "SHA256", nullptr);
-  state_->inner = EVP_MD_CTX_new();
-  state_->outer = EVP_MD_CTX_new();
-  if (state_->md == nullptr || state_->inner == nullptr || state_->outer == nullptr) {
-    throw std::runtime_error("mask: OpenSSL has no SHA-256");
-  }
   // RFC 2104: keys longer than a block are hashed first.
   unsigned char k[kBlock] = {};
   if (key.size() > kBlock) {
-    unsigned int n = 0;
-    EVP_Digest(key.data(), key.size(), k, &n, state_->md, nullptr);
+    SHA256(reinterpret_cast<const unsigned char*>(key.data()), key.size(), k);
   } else {
     std::memcpy(k, key.data(), key.size());
   }
@@ -51,45 +38,39 @@ Hmac::Hmac(std::string_view key) : state_(new State) {
     ipad[i] = static_cast<unsigned char>(k[i] ^ 0x36);
     opad[i] = static_cast<unsigned char>(k[i] ^ 0x5c);
   }
-  if (EVP_DigestInit_ex(state_->inner, state_->md, nullptr) != 1 ||
-      EVP_DigestUpdate(state_->inner, ipad, kBlock) != 1 ||
-      EVP_DigestInit_ex(state_->outer, state_->md, nullptr) != 1 ||
-      EVP_DigestUpdate(state_->outer, opad, kBlock) != 1) {
-    throw std::runtime_error("mask: SHA-256 setup failed");
-  }
+  SHA256_Init(&state_->inner);
+  SHA256_Update(&state_->inner, ipad, kBlock);
+  SHA256_Init(&state_->outer);
+  SHA256_Update(&state_->outer, opad, kBlock);
   OPENSSL_cleanse(k, sizeof k);
   OPENSSL_cleanse(ipad, sizeof ipad);
   OPENSSL_cleanse(opad, sizeof opad);
 }
 
 Hmac::~Hmac() {
-  EVP_MD_CTX_free(state_->inner);
-  EVP_MD_CTX_free(state_->outer);
-  EVP_MD_free(state_->md);
+  OPENSSL_cleanse(state_, sizeof *state_);
   delete state_;
 }
 
 Hmac::Digest Hmac::run(std::string_view domain, uint32_t counter, bool with_counter,
                        std::string_view message) const {
-  EVP_MD_CTX* w = workContext();
   Digest inner{}, out{};
-  unsigned int n = 0;
-  // One update call: each goes through the provider's dispatch.
-  thread_local std::string input;
-  input.assign(domain);
-  input += '\0';
+  unsigned char separator[5] = {0};  // 0x00, then the counter (big-endian)
+  size_t n = 1;
   if (with_counter) {
-    for (int shift = 24; shift >= 0; shift -= 8) input += static_cast<char>(counter >> shift);
+    for (int shift = 24; shift >= 0; shift -= 8) {
+      separator[n++] = static_cast<unsigned char>(counter >> shift);
+    }
   }
-  input.append(message);
-  // A failing digest here would mean a broken OpenSSL; the output would
-  // then be a fixed value, which still hides the input.
-  EVP_MD_CTX_copy_ex(w, state_->inner);
-  EVP_DigestUpdate(w, input.data(), input.size());
-  EVP_DigestFinal_ex(w, inner.data(), &n);
-  EVP_MD_CTX_copy_ex(w, state_->outer);
-  EVP_DigestUpdate(w, inner.data(), inner.size());
-  EVP_DigestFinal_ex(w, out.data(), &n);
+  SHA256_CTX w = state_->inner;
+  SHA256_Update(&w, domain.data(), domain.size());
+  SHA256_Update(&w, separator, n);
+  SHA256_Update(&w, message.data(), message.size());
+  SHA256_Final(inner.data(), &w);
+  w = state_->outer;
+  SHA256_Update(&w, inner.data(), inner.size());
+  SHA256_Final(out.data(), &w);
+  OPENSSL_cleanse(&w, sizeof w);
   return out;
 }
 

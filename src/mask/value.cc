@@ -476,7 +476,11 @@ Result<bool> maskScalar(const MaskSpec& spec, const TypeInfo& t, int32_t typmod,
 
 Result<bool> maskValueInto(const MaskSpec& spec, uint32_t type_oid, int32_t typmod, int16_t format,
                            std::string_view value, std::string& out) {
-  const TypeInfo t = typeInfo(type_oid);
+  return maskValueInto(spec, typeInfo(type_oid), typmod, format, value, out);
+}
+
+Result<bool> maskValueInto(const MaskSpec& spec, const TypeInfo& t, int32_t typmod, int16_t format,
+                           std::string_view value, std::string& out) {
   if (spec.function == MaskFunction::Null || t.category == Category::Unknown) return false;
   const size_t start = out.size();
   Result<bool> r = false;

@@ -13,6 +13,7 @@
 
 #include "common/result.h"
 #include "mask/spec.h"
+#include "mask/types.h"
 
 namespace pgw::mask {
 
@@ -34,6 +35,10 @@ Result<std::optional<std::string>> maskValue(const MaskSpec& spec, uint32_t type
 /// nothing is appended on error either).
 Result<bool> maskValueInto(const MaskSpec& spec, uint32_t type_oid, int32_t typmod, int16_t format,
                            std::string_view value, std::string& out);
+/// The same with the type already looked up (typeInfo(type_oid)), for
+/// callers that mask many values of one column.
+Result<bool> maskValueInto(const MaskSpec& spec, const TypeInfo& type, int32_t typmod,
+                           int16_t format, std::string_view value, std::string& out);
 
 /// `spec` applied to a piece of text (a detector's span, a value echoed in an
 /// error message): text semantics, and `null` gives the redact text.

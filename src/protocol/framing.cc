@@ -157,19 +157,6 @@ std::optional<Error> FieldReader::finish() const {
 
 }  // namespace detail
 
-std::optional<Bytes> ValueList::Iterator::operator*() const {
-  int32_t len = getI32(p_);
-  if (len < 0) return std::nullopt;
-  return Bytes(p_ + 4, static_cast<size_t>(len));
-}
-
-ValueList::Iterator& ValueList::Iterator::operator++() {
-  int32_t len = getI32(p_);
-  p_ += 4 + (len > 0 ? static_cast<size_t>(len) : 0);
-  --left_;
-  return *this;
-}
-
 std::optional<std::string_view> StartupMessage::get(std::string_view name) const {
   for (const auto& [key, value] : params) {
     if (key == name) return std::string_view(value);

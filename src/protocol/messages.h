@@ -192,8 +192,18 @@ class ValueList {
   class Iterator {
    public:
     Iterator(const std::byte* p, size_t left) : p_(p), left_(left) {}
-    std::optional<Bytes> operator*() const;
-    Iterator& operator++();
+    // Inline: they run once per cell of every row that is masked.
+    std::optional<Bytes> operator*() const {
+      const int32_t len = getI32(p_);
+      if (len < 0) return std::nullopt;
+      return Bytes(p_ + 4, static_cast<size_t>(len));
+    }
+    Iterator& operator++() {
+      const int32_t len = getI32(p_);
+      p_ += 4 + (len > 0 ? static_cast<size_t>(len) : 0);
+      --left_;
+      return *this;
+    }
     bool operator!=(const Iterator& o) const { return left_ != o.left_; }
 
    private:
@@ -258,9 +268,9 @@ struct PasswordPacket {
   Bytes data;
 };
 
-using FrontendMessage = std::variant<Query, Parse, Bind, Describe, Execute, Close, Sync, Flush,
-                                     Terminate, CopyData, CopyDone, CopyFail, FunctionCall,
-                                     PasswordPacket>;
+using FrontendMessage =
+    std::variant<Query, Parse, Bind, Describe, Execute, Close, Sync, Flush, Terminate, CopyData,
+                 CopyDone, CopyFail, FunctionCall, PasswordPacket>;
 
 /// Decodes a framed frontend message. Unknown type bytes, fields that overrun
 /// the body and bytes left over are 08P01 errors.
@@ -274,7 +284,9 @@ struct SaslInitialResponse {
 };
 Result<SaslInitialResponse> decodeSaslInitialResponse(Bytes body);
 /// SASLResponse: the whole body is the mechanism's data.
-inline Bytes decodeSaslResponse(Bytes body) { return body; }
+inline Bytes decodeSaslResponse(Bytes body) {
+  return body;
+}
 
 // ---------------------------------------------------------------------------
 // Backend typed messages
@@ -409,8 +421,7 @@ void encodeFunctionCall(std::string& out, int32_t function_oid,
                         std::span<const std::optional<std::string_view>> args,
                         int16_t result_format);
 void encodePassword(std::string& out, std::string_view password);
-void encodeSaslInitialResponse(std::string& out, std::string_view mechanism,
-                               std::string_view data);
+void encodeSaslInitialResponse(std::string& out, std::string_view mechanism, std::string_view data);
 void encodeSaslResponse(std::string& out, std::string_view data);
 
 void encodeAuthentication(std::string& out, AuthCode code, std::string_view data = {});
