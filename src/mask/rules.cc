@@ -117,7 +117,11 @@ uint64_t CompiledMaskRules::detectorsFor(std::span<const std::string> groups,
 
 bool CompiledMaskRules::appliesTo(std::span<const std::string> groups,
                                   std::string_view subject_id) const {
-  if (detectorsFor(groups, subject_id) != 0) return true;
+  return detectorsFor(groups, subject_id) != 0 || columnRulesApply(groups, subject_id);
+}
+
+bool CompiledMaskRules::columnRulesApply(std::span<const std::string> groups,
+                                         std::string_view subject_id) const {
   return std::any_of(columns_.begin(), columns_.end(),
                      [&](const ColumnRule& r) { return !r.except.exempts(groups, subject_id); });
 }
@@ -138,7 +142,16 @@ Result<CompiledMaskRules> compileMaskRules(const std::vector<config::MaskRuleCon
     CompiledMaskRules::Exemptions except{r.except_groups, r.except_ids};
     if (!r.column.empty()) {
       out.specs_.push_back(std::make_unique<MaskSpec>(specOf(r, key, fmt::format("mask[{}]", i))));
-      out.columns_.push_back({splitColumn(r.column), std::move(except), out.specs_.back().get()});
+      MaskSpec* spec = out.specs_.back().get();
+      spec->derived = spec;
+      if (!hidesWholeValue(spec->function)) {
+        auto derived = std::make_unique<MaskSpec>();
+        derived->text = spec->text;
+        derived->rule = spec->rule;
+        spec->derived = derived.get();
+        out.specs_.push_back(std::move(derived));
+      }
+      out.columns_.push_back({splitColumn(r.column), std::move(except), spec});
       continue;
     }
     for (size_t j = 0; j < r.detect.size(); ++j) {

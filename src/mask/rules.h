@@ -48,6 +48,9 @@ class CompiledMaskRules {
   /// Whether any rule (column or detect) applies to the subject: a session
   /// without one needs no mask plans at all.
   bool appliesTo(std::span<const std::string> groups, std::string_view subject_id) const;
+  /// Whether any `column` rule applies to the subject: then a result column
+  /// whose origin cannot be traced is treated per `masking.on_untraceable`.
+  bool columnRulesApply(std::span<const std::string> groups, std::string_view subject_id) const;
   bool empty() const { return columns_.empty() && !detectors_; }
 
   /// What a result column whose origin cannot be traced becomes (with

@@ -26,6 +26,20 @@ struct MaskSpec {
   std::shared_ptr<const Hmac> key;
   /// Names the rule in the audit trail: "mask[2]", "mask[3]:credit_card".
   std::string rule;
+  /// What a value computed from the column (`reverse(email)`,
+  /// `salary * 1000`) gets: this spec when its function hides the whole value
+  /// (redact, null, hash); otherwise redact under the same rule name, since
+  /// a function that keeps part of the value (partial, email, rounding, ...)
+  /// would keep a part chosen by the query, not by the rule. Set by
+  /// compileMaskRules for column rules; never null there.
+  const MaskSpec* derived = nullptr;
 };
+
+/// Whether `function` reveals nothing of the value it masks, whatever value
+/// it is given.
+inline bool hidesWholeValue(MaskFunction function) {
+  return function == MaskFunction::Redact || function == MaskFunction::Null ||
+         function == MaskFunction::Hash;
+}
 
 }  // namespace pgw::mask

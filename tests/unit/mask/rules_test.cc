@@ -76,6 +76,29 @@ TEST(MaskRules, FirstMatchingRuleThatAppliesWins) {
   EXPECT_EQ(rules->untraceable().rule, "untraceable");
 }
 
+TEST(MaskRules, ComputedValuesGetAMaskThatHidesThemWhole) {
+  std::vector<MaskRuleConfig> cfg = {
+      column("*.email", MaskWith::Email), column("*.ssn", MaskWith::Hash),
+      column("*.salary", MaskWith::Round), column("*.note", MaskWith::Null)};
+  cfg[0].text = "[hidden]";
+  auto rules = compileMaskRules(cfg, "0123456789abcdef");
+  ASSERT_TRUE(rules.ok()) << rules.error().message;
+  for (const char* col : {"email", "salary"}) {
+    const MaskSpec* s = rules->forColumn("public", "users", col, kNoGroups, "bob");
+    ASSERT_NE(s, nullptr);
+    ASSERT_NE(s->derived, nullptr);
+    EXPECT_NE(s->derived, s) << col;
+    EXPECT_EQ(s->derived->function, MaskWith::Redact) << col;
+    EXPECT_EQ(s->derived->rule, s->rule) << col;
+    EXPECT_EQ(s->derived->text, s->text) << col;
+  }
+  for (const char* col : {"ssn", "note"}) {
+    const MaskSpec* s = rules->forColumn("public", "users", col, kNoGroups, "bob");
+    ASSERT_NE(s, nullptr);
+    EXPECT_EQ(s->derived, s) << col;
+  }
+}
+
 TEST(MaskRules, ExemptionsById) {
   auto r = column("*.*.salary", MaskWith::Null);
   r.except_ids = {"alice"};
