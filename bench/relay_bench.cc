@@ -23,7 +23,7 @@ struct NullObserver : proxy::BackendObserver {
 };
 
 struct RedactFirst : proxy::ResultFilter {
-  bool beginResult(const protocol::RowDescription&) override { return true; }
+  bool beginResult(const protocol::RowDescription&, bool&) override { return true; }
   bool rewriteRow(const protocol::DataRow& row, std::string& out) override {
     cells.clear();
     bool first = true;

@@ -168,11 +168,11 @@ enum class AuditOnFull {
 /// One destination of `audit.sinks`.
 struct AuditSinkConfig {
   enum class Type { Sqlite, Jsonl, Postgres } type = Type::Sqlite;
-  std::string path;               ///< sqlite, jsonl: absolute file path
-  size_t max_size = 64u << 20;    ///< jsonl: rotate when the file would grow past this
-  int keep = 10;                  ///< jsonl: rotated files kept besides the current one
-  Secret dsn;                     ///< postgres: libpq connection string (may hold a password)
-  Secret password;                ///< postgres: optional, passed apart from the DSN
+  std::string path;             ///< sqlite, jsonl: absolute file path
+  size_t max_size = 64u << 20;  ///< jsonl: rotate when the file would grow past this
+  int keep = 10;                ///< jsonl: rotated files kept besides the current one
+  Secret dsn;                   ///< postgres: libpq connection string (may hold a password)
+  Secret password;              ///< postgres: optional, passed apart from the DSN
   std::string table = "pgwarden_audit";  ///< postgres: table name (anchor: <table>_anchor)
 };
 
@@ -264,6 +264,9 @@ struct MaskingConfig {
   /// uses them. At least 16 bytes.
   Secret hash_key;
   OnUntraceable on_untraceable = OnUntraceable::Mask;
+  /// How long a catalog lookup (a relation's columns, a view's definition)
+  /// is trusted; DDL passing through the gateway clears it at once.
+  std::chrono::milliseconds catalog_ttl{60000};
 };
 
 struct Timeouts {

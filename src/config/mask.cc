@@ -237,7 +237,7 @@ MaskRuleConfig readMaskRule(const Context& ctx, const YAML::Node& node, const st
 }  // namespace
 
 void readMasking(const Context& ctx, const YAML::Node& node, Config& cfg) {
-  MapReader m(node, "masking", {"hash_key", "on_untraceable"});
+  MapReader m(node, "masking", {"hash_key", "on_untraceable", "catalog_ttl"});
   if (m.has("hash_key")) {
     cfg.masking.hash_key = readSecret(ctx, m.get("hash_key"), m.pathOf("hash_key"));
     if (cfg.masking.hash_key.reveal().size() < kMinHashKey) {
@@ -248,6 +248,10 @@ void readMasking(const Context& ctx, const YAML::Node& node, Config& cfg) {
   if (m.has("on_untraceable")) {
     cfg.masking.on_untraceable = static_cast<OnUntraceable>(
         readChoice(ctx, m.get("on_untraceable"), m.pathOf("on_untraceable"), kOnUntraceable));
+  }
+  if (m.has("catalog_ttl")) {
+    cfg.masking.catalog_ttl =
+        readDuration(ctx, m.get("catalog_ttl"), m.pathOf("catalog_ttl"), false);
   }
 }
 

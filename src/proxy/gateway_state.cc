@@ -1,5 +1,6 @@
 #include "proxy/gateway_state.h"
 
+#include "mask/rules.h"
 #include "proxy/tls_context.h"
 
 namespace pgw::proxy {
@@ -33,14 +34,14 @@ Result<std::shared_ptr<const GatewayState>> buildGatewayState(
       state->user_secrets[user.name] = auth::makeScramSecret(user.password.reveal());
     }
   }
-  // Mask rules are read and checked by the config, but the data path does not
-  // apply them yet: refuse to serve rather than let a policy look enforced.
   for (size_t i = 0; i < config->policies.size(); ++i) {
-    if (!config->policies[i].mask.empty()) {
-      return fail("", "policies[" + std::to_string(i) +
-                          "].mask: masking rules are not enforced by this gateway yet; remove "
-                          "them, or deny the sensitive tables or columns with deny rules instead");
-    }
+    const auto& pol = config->policies[i];
+    if (pol.mask.empty()) continue;
+    auto rules = mask::compileMaskRules(pol.mask, config->masking.hash_key.reveal(),
+                                        "policies[" + std::to_string(i) + "].mask");
+    if (!rules) return rules.takeError();
+    state->mask_rules[pol.name] =
+        std::make_shared<const mask::CompiledMaskRules>(std::move(*rules));
   }
   if (!config->policies.empty()) {
     auto policies = policy::PolicySet::compile(*config);

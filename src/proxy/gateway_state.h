@@ -13,6 +13,10 @@
 #include "policy/policy_set.h"
 #include "proxy/asio.h"
 
+namespace pgw::mask {
+class CompiledMaskRules;
+}
+
 namespace pgw::proxy {
 
 struct GatewayState {
@@ -22,6 +26,9 @@ struct GatewayState {
   std::map<std::string, auth::ScramSecret> user_secrets;                    ///< by user name
   /// Compiled `policies:`; null when the config has none (transparent proxy).
   std::shared_ptr<const policy::PolicySet> policies;
+  /// Compiled `policies[].mask` rules, by policy name (policies without
+  /// rules are absent).
+  std::map<std::string, std::shared_ptr<const mask::CompiledMaskRules>> mask_rules;
   /// Used for unknown users so that a probe cannot tell them from a wrong password.
   auth::ScramSecret decoy_secret;
 };

@@ -47,9 +47,16 @@ bool BackendRelay::mustInspect(char type) const {
     case be::kPortalSuspended:
       return true;
     case be::kRowDescription:
+    case be::kNoData:
+    case be::kCopyOutResponse:
+    case be::kCopyDone:
+    case be::kNoticeResponse:
+    case be::kNotificationResponse:
       return filter_ != nullptr;
     case be::kDataRow:
       return filtering_rows_;
+    case be::kCopyData:
+      return filtering_copy_;
     default:
       return false;
   }
@@ -57,10 +64,29 @@ bool BackendRelay::mustInspect(char type) const {
 
 void BackendRelay::endResult() {
   filtering_rows_ = false;
+  filtering_copy_ = false;
   rows_ = 0;
   withheld_ = 0;
   row_limit_ = next_row_limit_;
 }
+
+namespace {
+
+/// Lets `make` append a replacement message to the plan's produced bytes;
+/// true when it did (the original is then not forwarded).
+template <class F>
+bool produce(OutputPlan& plan, F&& make) {
+  std::string& out = plan.beginProduced();
+  const size_t start = out.size();
+  if (make(out)) {
+    plan.endProduced(start);
+    return true;
+  }
+  out.resize(start);
+  return false;
+}
+
+}  // namespace
 
 Result<RelayStep> BackendRelay::process(Bytes in, OutputPlan& plan) {
   RelayStep step;
@@ -153,16 +179,33 @@ Result<RelayStep> BackendRelay::process(Bytes in, OutputPlan& plan) {
       } else if (std::holds_alternative<protocol::PortalSuspended>(*msg)) {
         observer_.onPortalSuspended();
       } else if (auto* t = std::get_if<protocol::RowDescription>(&*msg)) {
-        filtering_rows_ = filter_->beginResult(*t);
+        bool swallow = false;
+        filtering_rows_ = filter_->beginResult(*t, swallow);
+        forwarded = swallow;
+      } else if (std::holds_alternative<protocol::NoData>(*msg)) {
+        forwarded = filter_->swallowNoData();
       } else if (auto* d = std::get_if<protocol::DataRow>(&*msg)) {
-        std::string& out = plan.beginProduced();
-        size_t start = out.size();
-        if (filter_->rewriteRow(*d, out)) {
-          plan.endProduced(start);
-          forwarded = true;
-        } else {
-          out.resize(start);
+        forwarded = produce(plan, [&](std::string& out) { return filter_->rewriteRow(*d, out); });
+      } else if (auto* r = std::get_if<protocol::CopyResponse>(&*msg)) {
+        filtering_copy_ = r->kind == 'H' && filter_->beginCopy(*r);
+      } else if (auto* cd = std::get_if<protocol::CopyData>(&*msg)) {
+        auto rewritten = Result<bool>(false);
+        forwarded = produce(plan, [&](std::string& out) {
+          rewritten = filter_->rewriteCopy(cd->data, out);
+          return rewritten && *rewritten;
+        });
+        if (!rewritten) return rewritten.takeError();
+      } else if (std::holds_alternative<protocol::CopyDone>(*msg)) {
+        if (filtering_copy_) {
+          filtering_copy_ = false;
+          if (auto s = filter_->endCopy(); !s) return s.takeError();
         }
+      } else if (auto* n = std::get_if<protocol::NoticeResponse>(&*msg)) {
+        forwarded =
+            produce(plan, [&](std::string& out) { return filter_->rewriteNotice(n->fields, out); });
+      } else if (auto* a = std::get_if<protocol::NotificationResponse>(&*msg)) {
+        forwarded =
+            produce(plan, [&](std::string& out) { return filter_->rewriteNotification(*a, out); });
       }
     }
     if (!forwarded) plan.addInput(pos, frame.size);

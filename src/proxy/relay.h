@@ -50,17 +50,37 @@ class OutputPlan {
   std::string produced_;
 };
 
-/// Rewrites result rows. The relay asks once per RowDescription whether rows
-/// of that result need rewriting; only then are DataRows buffered whole and
-/// handed over. Implemented by the masking layer.
+/// Rewrites what carries data to the client (masking). The relay asks once
+/// per RowDescription whether rows of that result need rewriting; only then
+/// are DataRows buffered whole and handed over. The same for the CopyData of
+/// a COPY ... TO STDOUT. Notices and notifications are offered too.
 class ResultFilter {
  public:
   virtual ~ResultFilter() = default;
-  /// A new result starts. Return true to see its DataRows.
-  virtual bool beginResult(const protocol::RowDescription& desc) = 0;
+  /// A new result starts. Return true to see its DataRows. Set `swallow` to
+  /// drop the message (the answer to a Describe the gateway added itself).
+  virtual bool beginResult(const protocol::RowDescription& desc, bool& swallow) = 0;
   /// Append the replacement of `row` (a whole encoded DataRow message) to
   /// `out`, or return false to forward the original unchanged.
   virtual bool rewriteRow(const protocol::DataRow& row, std::string& out) = 0;
+  /// NoData: true to drop it (see beginResult).
+  virtual bool swallowNoData() { return false; }
+  /// CopyOutResponse: true to see the stream's CopyData.
+  virtual bool beginCopy(const protocol::CopyResponse& /*response*/) { return false; }
+  /// One CopyData payload: true when `out` holds what to send instead (whole
+  /// messages, possibly none). Errors end the session (08P01).
+  virtual Result<bool> rewriteCopy(Bytes /*payload*/, std::string& /*out*/) { return false; }
+  /// CopyDone of a stream beginCopy accepted.
+  virtual Status endCopy() { return {}; }
+  /// NoticeResponse / NotificationResponse: append a whole replacement
+  /// message to `out` and return true, or false to forward the original.
+  virtual bool rewriteNotice(const protocol::NoticeFields& /*fields*/, std::string& /*out*/) {
+    return false;
+  }
+  virtual bool rewriteNotification(const protocol::NotificationResponse& /*n*/,
+                                   std::string& /*out*/) {
+    return false;
+  }
 };
 
 /// Server messages the session reacts to.
@@ -124,6 +144,7 @@ class BackendRelay {
   void endResult();
 
   bool filtering_rows_ = false;
+  bool filtering_copy_ = false;
   size_t pass_remaining_ = 0;  ///< bytes of a message being streamed through
   size_t drop_remaining_ = 0;  ///< bytes of a withheld DataRow still to arrive
   uint64_t next_row_limit_ = 0;

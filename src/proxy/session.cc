@@ -363,6 +363,7 @@ awaitable<bool> ClientSession::openUpstream() {
   if (governing != nullptr) {
     gate_ = std::make_unique<PolicyGate>(state_->policies, *governing, worker_.analysisCache());
     backend_relay_.setRowLimit(governing->limits().max_rows);
+    setupMasking(*state_, *governing);
   }
   client_key_ = worker_.cancelMap().add({upstream_->endpoint(), upstream_key_});
 
@@ -425,9 +426,13 @@ awaitable<void> ClientSession::pumpClient() {
       co_return;
     }
     if (step->held) {
-      // The next message waits for room in the audit queue, then is offered
-      // again from the buffer.
-      if (!co_await waitForAuditRoom()) co_return;
+      // The next message waits for the catalog lookups masking needs, or
+      // for room in the audit queue; then it is offered again.
+      if (catalog_needs_) {
+        if (!co_await fetchCatalog()) co_return;
+      } else if (!co_await waitForAuditRoom()) {
+        co_return;
+      }
       continue;
     }
     client_buf_.reserve(std::max(step->needed, client_buf_.size() + 1));
@@ -480,6 +485,7 @@ awaitable<void> ClientSession::pumpServer() {
 }
 
 void ClientSession::onReadyForQuery(protocol::TxStatus status) {
+  if (mask_) mask_->readyForQuery();
   if (statement_audit_) statement_audit_->readyForQuery();
   tx_status_ = status;
   if (pending_ready_ > 0) --pending_ready_;
@@ -493,10 +499,15 @@ bool ClientSession::onError(const protocol::NoticeFields& fields, std::string& r
     log::info("session {}: connection \"{}\" ended the session: {} {}", id_, connection_->name,
               fields.sqlstate(), fields.message());
   }
-  return denials_.rewrite(fields, replacement);
+  const bool denial = denials_.rewrite(fields, replacement);
+  if (!mask_) return denial;
+  mask_->error();
+  // Values of masked columns echoed in the error (a unique violation's key).
+  return denial || mask_->redactNotice('E', fields, replacement);
 }
 
 void ClientSession::onCommandComplete(std::string_view tag) {
+  if (mask_) maskStatementDone();
   if (statement_audit_) statement_audit_->commandComplete(tag);
 }
 
@@ -505,10 +516,12 @@ void ClientSession::onForward(size_t bytes) {
 }
 
 void ClientSession::onEmptyQuery() {
+  if (mask_) maskStatementDone();
   if (statement_audit_) statement_audit_->emptyQuery();
 }
 
 void ClientSession::onPortalSuspended() {
+  if (mask_) maskStatementDone();
   if (statement_audit_) statement_audit_->portalSuspended();
 }
 
@@ -548,6 +561,8 @@ Result<FrontendObserver::Verdict> ClientSession::onFrontendMessage(
   if (starts_statement && boundary_end_ != SessionEnd::None) {
     if (!upstreamBusy() && pending_ready_ == 0) return boundary_error_;
   }
+  // Masking plans the statement's result before it runs.
+  if (boundary_end_ == SessionEnd::None && maskNeedsCatalog(msg)) return Verdict::Hold;
   // Nothing runs unaudited: a statement needs room in the audit queue first.
   bool audit_refused = false;
   if (statement_audit_ && audit_credit_ == 0 &&
@@ -573,8 +588,9 @@ Result<FrontendObserver::Verdict> ClientSession::onFrontendMessage(
   if (std::holds_alternative<protocol::Execute>(msg)) extended_open_ = true;
   if (std::holds_alternative<protocol::Sync>(msg)) extended_open_ = false;
 
-  const Verdict verdict = gateMessage(msg, replacement, audit_refused);
+  Verdict verdict = gateMessage(msg, replacement, audit_refused);
   if (statement_audit_ && !audit_refused) auditMessage(msg, verdict == Verdict::Replace);
+  if (mask_) verdict = maskMessage(msg, verdict, replacement);
   return verdict;
 }
 

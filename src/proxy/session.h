@@ -22,6 +22,7 @@
 #include "proxy/deadline.h"
 #include "proxy/denials.h"
 #include "proxy/gateway_state.h"
+#include "proxy/mask_session.h"
 #include "proxy/policy_gate.h"
 #include "proxy/read_buffer.h"
 #include "proxy/relay.h"
@@ -110,6 +111,25 @@ class ClientSession : public std::enable_shared_from_this<ClientSession>,
   void auditMessage(const protocol::FrontendMessage& msg, bool denied);
   void emitAudit(audit::AuditEvent&& event);
 
+  // Masking (session_mask.cc).
+  std::shared_ptr<const mask::CompiledMaskRules> maskRulesFor(
+      const GatewayState& state, const policy::CompiledPolicy& policy) const;
+  /// Starts (or, after a reload, replaces) masking by `policy`'s rules.
+  void setupMasking(const GatewayState& state, const policy::CompiledPolicy& policy);
+  /// True when the statement in `msg` needs catalog lookups first
+  /// (catalog_needs_ is set; pumpClient fetches, then offers it again).
+  bool maskNeedsCatalog(const protocol::FrontendMessage& msg);
+  awaitable<bool> fetchCatalog();
+  /// Masking's reason to refuse a statement: a failed catalog lookup, an
+  /// untraceable column under on_untraceable: deny, a fast-path call.
+  std::optional<DenialError> maskRefusal(const protocol::FrontendMessage& msg);
+  /// Feeds a client message, as the gate left it, to the MaskSession; an
+  /// Execute becomes Describe + Execute (Replace).
+  Verdict maskMessage(const protocol::FrontendMessage& msg, Verdict verdict,
+                      std::string& replacement);
+  /// A statement's result ended: its masked columns go to its audit event.
+  void maskStatementDone();
+
   /// A config reload happened: adopt its policy, or schedule the end.
   void applyReload();
   /// The error for a statement that arrives while the session waits to end
@@ -166,6 +186,10 @@ class ClientSession : public std::enable_shared_from_this<ClientSession>,
   std::unique_ptr<StatementAudit> statement_audit_;
   size_t audit_credit_ = 0;  ///< slots reserved and not yet used
   Denials denials_;
+  std::unique_ptr<MaskSession> mask_;  ///< null: no masking rule applies to the subject
+  std::optional<CatalogNeeds> catalog_needs_;
+  std::optional<Error> catalog_error_;
+  int catalog_rounds_ = 0;
 
   SessionEnd end_ = SessionEnd::None;
   Error end_error_;

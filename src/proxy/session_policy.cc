@@ -9,6 +9,35 @@
 
 namespace pgw::proxy {
 
+namespace {
+
+/// Statements after which a relation's columns, a view's definition or the
+/// set of user functions may differ (directly, or inside a DO block or
+/// procedure).
+bool changesSchema(const sql::Analysis& analysis) {
+  using K = sql::StatementKind;
+  for (const auto& st : analysis.statements) {
+    switch (st.kind) {
+      case K::Create:
+      case K::Alter:
+      case K::Drop:
+      case K::Rename:
+      case K::CreateTableAs:
+      case K::CreateExtension:
+      case K::AlterExtension:
+      case K::DropExtension:
+      case K::Do:
+      case K::Call:
+        return true;
+      default:
+        break;
+    }
+  }
+  return false;
+}
+
+}  // namespace
+
 FrontendObserver::Verdict ClientSession::gateMessage(const protocol::FrontendMessage& msg,
                                                      std::string& replacement, bool audit_refused) {
   if (audit_refused) {
@@ -64,6 +93,21 @@ FrontendObserver::Verdict ClientSession::gateMessage(const protocol::FrontendMes
         return Verdict::Replace;
       }
     }
+    // Masking's catalog cache forgets what a schema change may change.
+    if (std::holds_alternative<protocol::Query>(msg) ||
+        std::holds_alternative<protocol::Parse>(msg)) {
+      if (const auto& analysis = gate_->lastAnalysis(); analysis && changesSchema(*analysis)) {
+        CatalogCache::invalidateAll();
+      }
+    }
+  }
+  if (auto denial = maskRefusal(msg)) {
+    if (const auto* p = std::get_if<protocol::Parse>(&msg)) {
+      denials_.denyParse(replacement, p->statement, std::move(*denial));
+    } else {
+      denials_.denyQuery(replacement, std::move(*denial));
+    }
+    return Verdict::Replace;
   }
   return Verdict::Forward;
 }
@@ -105,6 +149,7 @@ void ClientSession::applyReload() {
   if (why.empty()) {
     gate_->adopt(policies, *governing);
     backend_relay_.setRowLimit(governing->limits().max_rows);
+    setupMasking(*snap.state, *governing);
     log::info("session {}: statements now decided by policy \"{}\" (config generation {})", id_,
               governing->name(), generation_);
     return;

@@ -75,6 +75,13 @@ class StatementAudit {
   void error(std::string_view sqlstate);
   void portalSuspended();
   void readyForQuery();
+  /// Columns masked in the result of the statement answering now.
+  void masked(std::vector<audit::MaskedColumn> columns) {
+    if (queue_.empty()) return;
+    auto& m = queue_.front().event.masked;
+    m.insert(m.end(), std::make_move_iterator(columns.begin()),
+             std::make_move_iterator(columns.end()));
+  }
   /// Bytes forwarded to the client, charged to the statement answering now.
   void bytesSent(size_t n) {
     if (!queue_.empty()) queue_.front().event.bytes_sent += static_cast<int64_t>(n);

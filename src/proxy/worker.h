@@ -12,6 +12,7 @@
 #include "audit/audit_log.h"
 #include "proxy/analysis_cache.h"
 #include "proxy/asio.h"
+#include "proxy/catalog.h"
 #include "proxy/gateway_state.h"
 #include "proxy/live_state.h"
 
@@ -49,6 +50,7 @@ class Worker {
   const LiveState& live() const { return live_; }
   audit::AuditLog* auditLog() const { return audit_log_; }
   AnalysisCache& analysisCache() { return analysis_cache_; }
+  Catalog& catalog() { return catalog_; }
   int activeClients() const { return active_clients_.load(std::memory_order_relaxed); }
 
  private:
@@ -62,6 +64,7 @@ class Worker {
   std::unordered_set<ClientSession*> sessions_;  // declared before io_: outlives the sessions
   asio::io_context io_{1};
   asio::executor_work_guard<asio::io_context::executor_type> guard_;
+  Catalog catalog_{io_.get_executor()};  ///< masking's catalog lookups; destroyed before io_
   std::thread thread_;
 };
 

@@ -160,11 +160,12 @@ def test_policy_sessions_are_read_by_the_server_as_the_gateway_read_them(pgw):
             c.execute("SET standard_conforming_strings = off")
 
 
-def test_mask_rules_are_refused_until_masking_is_enforced(module_gateway):
-    """Mask rules parse, but the data path does not apply them yet: serving
-    them would look enforced and not be, so the gateway refuses to start."""
-    policies = [dict(POLICIES[0], mask=[{"column": "*.email", "with": "redact"}])]
+def test_invalid_mask_rules_stop_the_gateway_with_the_key_named(module_gateway):
+    """A custom detector RE2 rejects is a config error at start, naming the
+    rule, not a policy that silently masks nothing."""
+    policies = [dict(POLICIES[0], mask=[{"detect": {"pattern": "(unclosed", "name": "x"},
+                                         "with": "redact"}])]
     gw = module_gateway.build(extra={"policies": policies})
     code, out = module_gateway.run_to_exit(gw)
     assert code == 2, out
-    assert "policies[0].mask: masking rules are not enforced" in out
+    assert "policies[0].mask[0].detect.pattern" in out

@@ -50,7 +50,7 @@ struct MaskColumn : ResultFilter {
   std::string name;
   std::optional<size_t> column;
   int rows_rewritten = 0;
-  bool beginResult(const protocol::RowDescription& desc) override {
+  bool beginResult(const protocol::RowDescription& desc, bool& /*swallow*/) override {
     column.reset();
     for (size_t i = 0; i < desc.fields.size(); ++i) {
       if (desc.fields[i].name == name) column = i;
@@ -283,7 +283,6 @@ TEST(FrontendRelay, MalformedMessageIsRejectedAndNothingAfterItForwarded) {
   FrontendRelay relay(1 << 20, obs);
   std::string wire;
   protocol::encodeQuery(wire, "select 1");
-  size_t good = wire.size();
   // A Bind whose parameter claims more bytes than the message holds.
   std::string bad = {'B', 0, 0, 0, 14, 0, 0, 0, 0, 0, 1, 0, 0, 0, 99};
   wire += bad;
