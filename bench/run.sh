@@ -18,6 +18,11 @@ usage: bench/run.sh [options]
                          pgwarden-allow,pgwarden-policy and the 8-client cells only
       --audit            the cost of the audit trail: direct, pgwarden-policy (audit off)
                          and pgwarden-audit (the same with the SQLite sink)
+      --mask             the cost of result masking: a large SELECT fetched in full, rows/s,
+                         targets direct,pgbouncer,pgwarden-plain (a policy, no mask rules)
+                         and pgwarden-mask (bench/mask_policy.yaml: 2 masked columns)
+      --mask-rows N      rows of the --mask table (default 1000000)
+      --rounds N         --mask: fetches per target and cell (default 5; the median is reported)
       --idle-conns N     idle connections for the memory measurement (default 1000)
       --no-rss           skip the memory measurement
       --keep             keep the temp directory (logs, configs) for inspection
@@ -35,6 +40,9 @@ seconds=${BENCH_SECONDS:-10}
 scale=10
 targets_arg="direct,pgwarden,pgbouncer"
 policy_cells=0
+mask_mode=0
+mask_rows=1000000
+mask_rounds=5
 idle_conns=1000
 measure_rss=1
 keep=0
@@ -45,6 +53,9 @@ while (($#)); do
     --targets) targets_arg=$2; shift 2 ;;
     --policy) targets_arg="direct,pgwarden,pgwarden-allow,pgwarden-policy"; policy_cells=1; shift ;;
     --audit) targets_arg="direct,pgwarden-policy,pgwarden-audit"; policy_cells=1; shift ;;
+    --mask) targets_arg="direct,pgbouncer,pgwarden-plain,pgwarden-mask"; mask_mode=1; shift ;;
+    --mask-rows) mask_rows=$2; shift 2 ;;
+    --rounds) mask_rounds=$2; shift 2 ;;
     --idle-conns) idle_conns=$2; shift 2 ;;
     --no-rss) measure_rss=0; shift ;;
     --keep) keep=1; shift ;;
@@ -54,6 +65,8 @@ while (($#)); do
 done
 [[ $seconds =~ ^[0-9]+$ && $scale =~ ^[0-9]+$ && $idle_conns =~ ^[0-9]+$ ]] ||
   { echo "run.sh: -T, -s and --idle-conns take integers" >&2; exit 2; }
+[[ $mask_rows =~ ^[1-9][0-9]*$ && $mask_rounds =~ ^[1-9][0-9]*$ ]] ||
+  { echo "run.sh: --mask-rows and --rounds take positive integers" >&2; exit 2; }
 
 pgwarden_bin=${PGWARDEN_BIN:-$repo/build-release/pgwarden}
 pg_bindir=${PG_BINDIR:-/usr/lib/postgresql/15/bin}
@@ -73,7 +86,7 @@ IFS=, read -ra wanted <<<"$targets_arg"
 for t in "${wanted[@]}"; do
   case "$t" in
     direct) targets+=(direct) ;;
-    pgwarden | pgwarden-allow | pgwarden-policy | pgwarden-audit)
+    pgwarden | pgwarden-allow | pgwarden-policy | pgwarden-audit | pgwarden-plain | pgwarden-mask)
       if [[ -x $pgwarden_bin ]]; then
         targets+=("$t")
       else
@@ -89,12 +102,15 @@ for t in "${wanted[@]}"; do
         log "skipping pgbouncer: not installed (apt-get install pgbouncer)"
       fi
       ;;
-    *) die "unknown target '$t' (direct, pgwarden, pgbouncer, pgwarden-allow, pgwarden-policy, pgwarden-audit)" ;;
+    *) die "unknown target '$t' (direct, pgwarden, pgbouncer, pgwarden-allow, pgwarden-policy, pgwarden-audit, pgwarden-plain, pgwarden-mask)" ;;
   esac
 done
 [[ " ${targets[*]} " == *" direct "* ]] || die "the direct target is needed as the baseline"
-if ((measure_rss)) && ((policy_cells)); then
+if ((measure_rss)) && ((policy_cells || mask_mode)); then
   measure_rss=0
+fi
+if ((mask_mode)) && ! "$python" -c 'import psycopg' 2>/dev/null; then
+  die "--mask needs $python with psycopg (apt-get install python3-psycopg)"
 fi
 if ((measure_rss)) && [[ " ${targets[*]} " != *" pgwarden "* ]]; then
   log "skipping the memory measurement: no pgwarden"
@@ -200,6 +216,10 @@ unix_socket_directories = '$pgdir'
 max_connections = 200
 fsync = off
 EOF
+# --mask: the whole table stays in shared buffers (about 150 MB per million rows).
+if ((mask_mode)); then
+  echo "shared_buffers = $(((mask_rows / 1000000 + 1) * 256))MB" >>"$data/postgresql.conf"
+fi
 start_pg() {
   as_pg "$pg_bindir/pg_ctl" -D "$data" -l "$pgdir/postgres.log" -w -t 60 start >/dev/null ||
     { tail -20 "$pgdir/postgres.log" >&2; die "PostgreSQL did not start"; }
@@ -211,9 +231,24 @@ SET password_encryption = 'scram-sha-256';
 CREATE ROLE bench LOGIN PASSWORD '$password';
 CREATE DATABASE bench OWNER bench;
 EOF
-log "pgbench -i -s $scale"
-"$pg_bindir/pgbench" -i -q -s "$scale" -h "$pgdir" -p "$pg_port" -U bench bench >"$work/pgbench-init.log" 2>&1 ||
-  { tail -20 "$work/pgbench-init.log" >&2; die "pgbench -i failed"; }
+if ((mask_mode)); then
+  log "--mask: table big, $mask_rows rows of 8 columns"
+  "$pg_bindir/psql" -X -q -v ON_ERROR_STOP=1 -h "$pgdir" -p "$pg_port" -U bench -d bench <<EOF
+CREATE TABLE big (id int PRIMARY KEY, email text, phone text, name text, city text,
+                  amount numeric(12,2), created timestamptz, note text);
+INSERT INTO big
+SELECT g, 'user.' || g || '@example.com', '+1 415 555 ' || lpad((g % 10000)::text, 4, '0'),
+       'Name ' || substr(md5(g::text), 1, 10), (ARRAY['Paris', 'Berlin', 'Lisbon', 'Oslo'])[1 + g % 4],
+       (g % 1000000) / 100.0, timestamptz '2024-01-01 00:00:00+00' + g * interval '1 second',
+       'order note ' || g
+FROM generate_series(1, $mask_rows) g;
+VACUUM ANALYZE big;
+EOF
+else
+  log "pgbench -i -s $scale"
+  "$pg_bindir/pgbench" -i -q -s "$scale" -h "$pgdir" -p "$pg_port" -U bench bench >"$work/pgbench-init.log" 2>&1 ||
+    { tail -20 "$work/pgbench-init.log" >&2; die "pgbench -i failed"; }
+fi
 
 port[direct]=$pg_port
 
@@ -264,6 +299,18 @@ policies:
 EOF
       ;;
     pgwarden-policy | pgwarden-audit) cat "$repo/bench/policy.yaml" >>"$work/$t/pgwarden.yaml" ;;
+    pgwarden-plain)
+      # bench/mask_policy.yaml without its mask rules: the same policy decides
+      # every statement, nothing is masked.
+      cat >>"$work/$t/pgwarden.yaml" <<EOF
+policies:
+  - name: bench-mask
+    subjects: { groups: [bench] }
+    connections: [bench]
+    access: read
+EOF
+      ;;
+    pgwarden-mask) cat "$repo/bench/mask_policy.yaml" >>"$work/$t/pgwarden.yaml" ;;
   esac
   # Only pgwarden-audit records statements (SQLite, the default sink).
   if [[ $t == pgwarden-audit ]]; then
@@ -317,6 +364,169 @@ EOF
   as_pg pgbouncer -d -q "$bouncer_dir/pgbouncer.ini" >"$bouncer_dir/start.log" 2>&1 ||
     { cat "$bouncer_dir/start.log" "$bouncer_dir/pgbouncer.log" >&2 2>/dev/null; die "pgbouncer did not start"; }
   wait_ready "host=127.0.0.1 port=${port[pgbouncer]} dbname=bench user=bench" "pgbouncer"
+fi
+
+# --- --mask: one large SELECT fetched in full -----------------------------------
+# Each fetch is one extended-protocol SELECT * FROM big on a fresh connection
+# (connection time not counted); the client reads the result off the socket
+# without decoding it, so what is measured is the server and the proxy. Cells:
+# text and binary result format by that client, and pgbench (libpq builds the
+# whole text result in memory, as an application would).
+if ((mask_mode)); then
+  cat >"$work/fetch_all.py" <<'EOF'
+"""fetch_all.py CONNINFO SQL FORMAT ROWS: runs SQL with the extended protocol
+(results in FORMAT 0 = text, 1 = binary), reads the result off the socket
+without decoding it, prints "<seconds> <bytes>". Fails unless the command
+tag says ROWS rows."""
+import os
+import socket
+import sys
+import time
+
+from psycopg import pq
+
+conninfo, sql, fmt, rows = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
+conn = pq.PGconn.connect(conninfo.encode())
+if conn.status != pq.ConnStatus.OK:
+    sys.exit("connect: " + conn.error_message.decode(errors="replace"))
+sock = socket.socket(fileno=os.dup(conn.socket))
+sock.setblocking(True)
+buf = bytearray(1 << 20)
+view = memoryview(buf)
+ready = b"Z\x00\x00\x00\x05I"  # ReadyForQuery (idle): the result is complete
+t0 = time.perf_counter()
+conn.send_query_params(sql.encode(), None, result_format=fmt)
+total, tail = 0, b""
+while not tail.endswith(ready):
+    n = sock.recv_into(buf)
+    if n == 0:
+        sys.exit(f"connection closed after {total} bytes: {tail!r}")
+    total += n
+    tail = (tail + bytes(view[max(0, n - 64):n]))[-64:]
+elapsed = time.perf_counter() - t0
+if b"SELECT %d\x00" % rows not in tail:
+    sys.exit(f"unexpected end of result: {tail!r}")
+sock.close()
+conn.finish()
+print(f"{elapsed:.6f} {total}")
+EOF
+  echo "SELECT * FROM big;" >"$work/select_big.sql"
+  mask_results=$work/mask_results.tsv
+  : >"$mask_results"
+
+  conninfo_of() { echo "host=127.0.0.1 port=${port[$1]} dbname=bench user=bench sslmode=disable"; }
+  # fetch_once <target> <cell> <format> <round>: appends "cell target round seconds bytes".
+  fetch_once() {
+    local t=$1 cell=$2 fmt=$3 round=$4 out
+    if out=$("$python" "$work/fetch_all.py" "$(conninfo_of "$t")" "SELECT * FROM big" "$fmt" "$mask_rows" 2>&1); then
+      printf '%s\t%s\t%s\t%s\n' "$cell" "$t" "$round" "${out// /$'\t'}" >>"$mask_results"
+    else
+      log "$cell via $t failed: $out"
+      printf '%s\t%s\t%s\tnan\tnan\n' "$cell" "$t" "$round" >>"$mask_results"
+    fi
+  }
+
+  # The masked target must really mask, and the plain one must not: otherwise
+  # the numbers would compare the wrong things.
+  check_sql="SELECT email, phone FROM big WHERE id = 1"
+  for t in "${targets[@]}"; do
+    got=$("$pg_bindir/psql" -X -tA -F ' ' -c "$check_sql" "$(conninfo_of "$t")" 2>&1) ||
+      die "$t: $check_sql failed: $got"
+    case "$t" in
+      pgwarden-mask) [[ $got == "***@example.com ***********0001" ]] ||
+        die "pgwarden-mask does not mask as bench/mask_policy.yaml says (got '$got'; is this binary's masking wired?)" ;;
+      *) [[ $got == "user.1@example.com +1 415 555 0001" ]] || die "$t: unexpected result '$got'" ;;
+    esac
+  done
+
+  log "targets: ${targets[*]}; $mask_rows rows; warm-up, then $mask_rounds rounds of 2 fetches + 1 pgbench cell per target"
+  for t in "${targets[@]}"; do fetch_once "$t" warmup 0 0; done
+  : >"$mask_results"
+  n=${#targets[@]}
+  for ((round = 1; round <= mask_rounds; round++)); do
+    for ((i = 0; i < n; i++)); do
+      t=${targets[$(((i + round) % n))]}
+      log "round $round/$mask_rounds via $t"
+      fetch_once "$t" select-text 0 "$round"
+      fetch_once "$t" select-binary 1 "$round"
+    done
+  done
+  for ((i = 0; i < n; i++)); do
+    t=${targets[$i]}
+    log "pgbench -M extended -t $mask_rounds via $t"
+    out=$work/runs/mask-pgbench-$t.log
+    if "$pg_bindir/pgbench" -n -M extended -c 1 -j 1 -t "$mask_rounds" -f "$work/select_big.sql" \
+      -h 127.0.0.1 -p "${port[$t]}" -U bench bench >"$out" 2>&1; then
+      tps=$(awk '/^tps = /{print $3; exit}' "$out")
+      printf 'pgbench-text\t%s\tall\t%s\tnan\n' "$t" "$(awk -v x="$tps" 'BEGIN { printf "%.6f", 1 / x }')" >>"$mask_results"
+    else
+      log "pgbench via $t failed:"
+      tail -5 "$out" >&2
+      printf 'pgbench-text\t%s\tall\tnan\tnan\n' "$t" >>"$mask_results"
+    fi
+  done
+
+  report_mask() {
+    echo "## pgwarden masking benchmark ($(date -u +%Y-%m-%dT%H:%MZ))"
+    echo
+    echo "- machine: $(nproc) cores, $(awk -F': ' '/^model name/{print $2; exit}' /proc/cpuinfo)"
+    echo "- PostgreSQL $("$pg_bindir/postgres" --version | awk '{print $3}') (fsync=off), table big: $mask_rows rows x 8 columns"
+    [[ -n ${port[pgwarden-mask]:-${port[pgwarden-plain]:-}} ]] && echo "- $("$pgwarden_bin" version 2>/dev/null | head -1) ($pgwarden_bin), default workers"
+    [[ -n ${port[pgbouncer]:-} ]] && echo "- $(pgbouncer --version | head -1), pool_mode=session"
+    echo "- \`SELECT * FROM big\` fetched in full, 1 client, TCP 127.0.0.1, sslmode=disable; median of $mask_rounds rounds (pgbench: mean over -t $mask_rounds)"
+    echo "- pgwarden-plain: one read policy, no mask rules; pgwarden-mask: the same with bench/mask_policy.yaml (email: email, phone: partial keep_last 4)"
+    echo
+    "$python" - "$mask_results" "$mask_rows" "${targets[*]}" <<'EOF'
+import statistics
+import sys
+
+path, rows, targets = sys.argv[1], int(sys.argv[2]), sys.argv[3].split()
+runs = {}
+order = []
+for line in open(path):
+    cell, target, _round, secs, nbytes = line.rstrip("\n").split("\t")
+    if cell not in order:
+        order.append(cell)
+    runs.setdefault((cell, target), []).append((float(secs), float(nbytes)))
+
+
+def med(cell, target, k):
+    vals = [r[k] for r in runs.get((cell, target), []) if r[k] == r[k]]
+    return statistics.median(vals) if vals else None
+
+
+def ratio(a, b):
+    return f"{a / b:.2f}" if a and b else "–"
+
+
+print("| result | target | rows/s | MB/s | vs direct | mask / plain |")
+print("|---|---|---:|---:|---:|---:|")
+summary = []
+for cell in order:
+    direct = med(cell, "direct", 0)
+    plain = med(cell, "pgwarden-plain", 0)
+    for t in targets:
+        if (cell, t) not in runs:
+            continue
+        s = med(cell, t, 0)
+        b = med(cell, t, 1)
+        rps = rows / s if s else None
+        mbps = b / s / 1e6 if s and b else None
+        vs_direct = ratio(direct, s) if t != "direct" else "1.00"
+        vs_plain = ratio(plain, s) if t == "pgwarden-mask" else ""
+        print(f"| {cell} | {t} | {f'{rps:,.0f}' if rps else 'failed'} | "
+              f"{f'{mbps:.0f}' if mbps else '–'} | {vs_direct} | {vs_plain} |")
+    mask = med(cell, "pgwarden-mask", 0)
+    if plain and mask:
+        summary.append(f"- {cell}: mask/plain **{plain / mask:.2f}** (goal ≥ 0.90)"
+                       + (f", plain/direct {direct / plain:.2f}" if direct else ""))
+print()
+print("\n".join(summary))
+EOF
+  }
+  echo
+  report_mask | tee ${BENCH_OUT:+"$BENCH_OUT"}
+  exit 0
 fi
 
 # --- pgbench -----------------------------------------------------------------
