@@ -236,6 +236,16 @@ bool MaskSession::relationHasMask(const std::string& schema, const std::string& 
   return false;
 }
 
+bool MaskSession::namesMasked(const sql::StatementInfo& info) const {
+  if (!column_rules_) return false;
+  for (const auto* list : {&info.relations_read, &info.relations_written}) {
+    for (const auto& r : *list) {
+      if (relationHasMask(r.schema, r.name)) return true;
+    }
+  }
+  return false;
+}
+
 MaskSession::Decision MaskSession::decide(const sql::ColumnLineage& column) const {
   Decision d;
   d.untraceable = column.untraceable;

@@ -68,6 +68,10 @@ class MaskSession final : public ResultFilter {
              std::chrono::milliseconds ttl);
   /// Whether column rules apply (untraceable columns are then masked).
   bool columnRules() const { return column_rules_; }
+  /// Whether the statement reads or writes a relation that has a column
+  /// masked for the subject (true for a relation the catalog cache does not
+  /// know, while column rules apply: fail closed).
+  bool namesMasked(const sql::StatementInfo& info) const;
   /// After prepare() succeeded: the refusal of an untraceable column under
   /// `on_untraceable: deny` (empty when the statement may run).
   std::string untraceableRefusal(std::string_view sql) const;

@@ -53,6 +53,8 @@ void ClientSession::startAudit() {
   statement_audit_ = std::make_unique<StatementAudit>(
       base, audit::toParamMode(params),
       [this](audit::AuditEvent&& event) { emitAudit(std::move(event)); });
+  statement_audit_->setNamesMasked(
+      [this](const sql::StatementInfo& info) { return mask_ && mask_->namesMasked(info); });
   audit::AuditEvent connect = std::move(base);
   connect.type = audit::EventType::Connect;
   connect.time = audit::nowUs();

@@ -98,6 +98,12 @@ audit::AuditEvent StatementAudit::statementEvent(
   if (mode == audit::ParamMode::Full && audit::looksLikeSecretStatement(ev.statement_kind)) {
     mode = audit::ParamMode::Redacted;
   }
+  // A value compared with, or written to, a masked column is as sensitive
+  // as the column: the subject never sees it in a result, the audit trail
+  // does not keep it either.
+  if (mode == audit::ParamMode::Full && info != nullptr && names_masked_ && names_masked_(*info)) {
+    mode = audit::ParamMode::Redacted;
+  }
   const std::string_view normalized = info != nullptr ? std::string_view(info->normalized) : "";
   auto recorded = audit::redactStatement(mode, text, normalized, parameters);
   ev.statement = std::move(recorded.text);

@@ -53,8 +53,16 @@ class StatementAudit {
 
   /// `session` carries the session's fields (who, where); every event starts
   /// as a copy of it.
+  /// Whether a statement names a column masked for the session's subject:
+  /// its values are then recorded as with `parameters: redacted` even when
+  /// the policy says `full` (docs/audit.md, Privacy).
+  using NamesMasked = std::function<bool(const sql::StatementInfo&)>;
+
+  /// `session` carries the session's fields (who, where); every event starts
+  /// as a copy of it.
   StatementAudit(audit::AuditEvent session, audit::ParamMode mode, Emit emit)
       : session_(std::move(session)), mode_(mode), emit_(std::move(emit)) {}
+  void setNamesMasked(NamesMasked f) { names_masked_ = std::move(f); }
 
   // Client messages, after the gate decided. `denied`: the gateway refused
   // the message (it went upstream as a failing marker).
@@ -122,6 +130,7 @@ class StatementAudit {
   audit::AuditEvent session_;
   audit::ParamMode mode_;
   Emit emit_;
+  NamesMasked names_masked_;
   std::deque<Pending> queue_;
   uint64_t group_ = 1;  ///< current Query / pipeline
   std::unordered_map<std::string, std::shared_ptr<const Prepared>> statements_;

@@ -104,7 +104,7 @@ POLICIES = [
     {"name": "agents", "subjects": {"ids": ["alice", "carol", "dave"]}, "connections": ["app"],
      "access": "read", "mask": MASK_RULES},
     {"name": "writers", "subjects": {"ids": ["bob"]}, "connections": ["app"], "access": "write",
-     "mask": MASK_RULES},
+     "mask": MASK_RULES, "audit": {"parameters": "full"}},
     {"name": "clear", "subjects": {"ids": ["erin"]}, "connections": ["app"], "access": "read"},
 ]
 EXTRA_USERS = [{"name": n, "password": f"{n.capitalize()}Pw-{secrets.token_hex(5)}"}
@@ -1294,3 +1294,32 @@ def test_audit_event_lists_the_masked_columns(mgw, relay):
     assert sum(n for (col, _), n in masked.items() if "note" in col) == 2, ev["masked"]
     blob = (mgw.workdir / "audit.jsonl").read_bytes()
     assert_no_leak(blob, markers_for("alice"), "audit trail")
+
+
+def test_audit_keeps_no_value_bound_to_a_masked_table(mgw, relay):
+    """With `parameters: full`, a statement on a table with masked columns is
+    recorded as with `redacted` (normalized text, parameters redacted); a
+    statement on other tables keeps its values."""
+    email = f"bound.{secrets.token_hex(4)}@example.com"
+    label = f"label-{secrets.token_hex(4)}"
+    r = relay(mgw)
+    with r.connect(mgw, "bob", autocommit=False) as c:
+        c.execute("INSERT INTO mcust (id, email) VALUES (%s, %s)", (60, email))
+        c.execute(f"UPDATE mcust SET note = 'x' WHERE email = '{email}'")
+        c.execute("UPDATE mplain SET label = %s WHERE id = 1", (label,))
+        c.rollback()
+
+    def find():
+        evs = [e for e in _audit_events(mgw) if e.get("subject_id") == "bob"
+               and e.get("type") == "statement" and "mplain" in (e.get("statement") or "")]
+        return evs or None
+    wait_for(find, 10, "bob's mplain update in the audit trail")
+    blob = (mgw.workdir / "audit.jsonl").read_text()
+    assert email not in blob and email.split("@")[0] not in blob
+    bob = [e for e in _audit_events(mgw) if e.get("subject_id") == "bob"]
+    insert = [e for e in bob if (e.get("statement") or "").startswith("INSERT INTO mcust (id, email) VALUES")]
+    assert insert and insert[-1]["parameters"] == ["<redacted>", "<redacted>"], insert
+    update = [e for e in bob if "UPDATE mcust SET note" in (e.get("statement") or "")]
+    assert update and "$" in update[-1]["statement"], update
+    plain = [e for e in bob if "UPDATE mplain" in (e.get("statement") or "")]
+    assert plain[-1]["parameters"] == [label], plain

@@ -168,6 +168,34 @@ TEST(StatementAudit, PasswordsNeverReachTheTrailEvenInFullMode) {
   EXPECT_EQ(r.events[0].statement.find("hunter2"), std::string::npos);
 }
 
+TEST(StatementAudit, ValuesOfStatementsNamingMaskedColumnsAreRedactedInFullMode) {
+  Recorder r;
+  auto sa = r.make(audit::ParamMode::Full);
+  sa.setNamesMasked([](const sql::StatementInfo& info) {
+    for (const auto& t : info.relations_read) {
+      if (t.name == "users") return true;
+    }
+    return false;
+  });
+  sa.query(*analysis("SELECT id FROM users WHERE email = 'alice@example.com'"), kAllow, false);
+  sa.commandComplete("SELECT 1");
+  sa.readyForQuery();
+  sa.query(*analysis("SELECT id FROM orders WHERE note = 'kept'"), kAllow, false);
+  sa.commandComplete("SELECT 1");
+  sa.readyForQuery();
+  sa.parse("s", analysis("SELECT id FROM users WHERE email = $1"), kAllow, false);
+  sa.bind(bindOf("s", {"bob@example.com"}), nullptr);
+  sa.execute("");
+  sa.sync();
+  sa.commandComplete("SELECT 1");
+  sa.readyForQuery();
+  ASSERT_EQ(r.events.size(), 3u);
+  EXPECT_EQ(r.events[0].statement.find("alice@"), std::string::npos) << r.events[0].statement;
+  EXPECT_NE(r.events[1].statement.find("'kept'"), std::string::npos) << r.events[1].statement;
+  ASSERT_EQ(r.events[2].parameters.size(), 1u);
+  EXPECT_EQ(r.events[2].parameters[0], std::string(audit::kRedacted));
+}
+
 TEST(StatementAudit, EmptyQueriesAndFunctionCallsStayInStep) {
   Recorder r;
   auto sa = r.make();
