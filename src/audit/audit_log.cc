@@ -46,6 +46,7 @@ Result<std::unique_ptr<AuditLog>> AuditLog::open(const config::AuditConfig& conf
   o.gateway_id = config.gateway_id;
   o.queue = config.queue;
   o.batch = config.batch;
+  o.flush_interval = config.flush_interval;
   o.on_full = config.on_full == config::AuditOnFull::Reject ? OnFull::Reject : OnFull::Block;
   o.retention = config.retention;
   if (config.checkpoint) {
@@ -180,34 +181,52 @@ void AuditLog::whenRoom(std::function<void()> callback) {
 }
 
 void AuditLog::submit(AuditEvent event) {
+  bool wake = false;
   {
     std::lock_guard lock(mu_);
     incoming_.push_back(std::move(event));
     incoming_user_.push_back(true);
     busy_ = true;
+    wake = wakesWriter();
   }
-  wake_.notify_one();
+  if (wake) wake_.notify_one();
 }
 
 void AuditLog::submitUnreserved(AuditEvent event) {
+  bool wake = false;
   {
     std::lock_guard lock(mu_);
     ++in_flight_;
     incoming_.push_back(std::move(event));
     incoming_user_.push_back(true);
     busy_ = true;
+    wake = wakesWriter();
   }
-  wake_.notify_one();
+  if (wake) wake_.notify_one();
+}
+
+bool AuditLog::wakesWriter() const {
+  // The first event of a round starts the writer's gathering; a full batch
+  // or a waiting flush() ends it. Between them the writer sleeps.
+  return incoming_.size() == 1 || incoming_.size() >= options_.batch || flushers_ > 0;
 }
 
 void AuditLog::flush() {
   std::unique_lock lock(mu_);
+  ++flushers_;
+  wake_.notify_one();
   durable_cv_.wait(lock, [&] { return !busy_ && incoming_.empty(); });
+  --flushers_;
 }
 
 bool AuditLog::flushFor(std::chrono::milliseconds timeout) {
   std::unique_lock lock(mu_);
-  return durable_cv_.wait_for(lock, timeout, [&] { return !busy_ && incoming_.empty(); });
+  ++flushers_;
+  wake_.notify_one();
+  const bool done =
+      durable_cv_.wait_for(lock, timeout, [&] { return !busy_ && incoming_.empty(); });
+  --flushers_;
+  return done;
 }
 
 AuditLog::Stats AuditLog::stats() const {
@@ -367,6 +386,13 @@ void AuditLog::run() {
     }
     const auto room = [&] { return in_flight_ < options_.queue && !waiters_.empty(); };
     wake_.wait_until(lock, nextWake(), [&] { return stop_ || !incoming_.empty() || room(); });
+    // Group commit: gather for up to flush_interval before writing.
+    if (!incoming_.empty() && options_.flush_interval.count() > 0) {
+      const auto until = std::min(Clock::now() + options_.flush_interval, nextWake());
+      wake_.wait_until(lock, until, [&] {
+        return stop_ || incoming_.size() >= options_.batch || flushers_ > 0 || room();
+      });
+    }
     if (stop_) return;
     events.swap(incoming_);
     user.swap(incoming_user_);

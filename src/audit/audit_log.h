@@ -52,6 +52,12 @@ class AuditLog {
     std::chrono::milliseconds retry_min{50};  ///< sink retry backoff
     std::chrono::milliseconds retry_max{5000};
     std::chrono::milliseconds shutdown_wait{10000};  ///< destructor's last flush
+    /// Group commit: once an event arrives the writer gathers more for up to
+    /// this long before it writes, so a busy gateway writes one sink
+    /// transaction per interval instead of one per statement (and sessions
+    /// do not wake the writer per event). A full batch, flush() or a session
+    /// waiting for room writes at once. 0: write as soon as events arrive.
+    std::chrono::milliseconds flush_interval{5};
   };
 
   struct Stats {
@@ -119,6 +125,8 @@ class AuditLog {
   void writeSinks(std::chrono::steady_clock::time_point now);
   void release();
   std::chrono::steady_clock::time_point nextWake() const;
+  /// Whether a submit must wake the writer (mu_ held).
+  bool wakesWriter() const;
 
   Options options_;
   std::vector<SinkState> sinks_;
@@ -132,7 +140,8 @@ class AuditLog {
   std::vector<bool> incoming_user_;
   std::vector<std::function<void()>> waiters_;
   bool stop_ = false;
-  bool busy_ = true;  ///< the writer holds work not yet durable
+  bool busy_ = true;     ///< the writer holds work not yet durable
+  size_t flushers_ = 0;  ///< threads in flush(): no gathering while they wait
   Stats stats_;
 
   // Writer thread only.

@@ -25,6 +25,7 @@ constexpr std::array<std::string_view, 2> kOnFull = {"block", "reject"};
 
 /// A retention shorter than this is almost certainly a typo ("90s" for "90d").
 constexpr std::chrono::hours kMinRetention{1};
+constexpr std::chrono::milliseconds kMaxFlushInterval{1000};
 
 /// Where the trail goes when the config says nothing: next to the config, so
 /// a gateway started from any working directory writes the same file.
@@ -201,8 +202,8 @@ void checkGatewayId(const std::string& id, const std::string& path) {
 
 void readAudit(const Context& ctx, const YAML::Node& node, Config& cfg) {
   MapReader m(node, "audit",
-              {"enabled", "sink", "sinks", "queue", "batch", "on_full", "parameters", "retention",
-               "checkpoint", "gateway_id"});
+              {"enabled", "sink", "sinks", "queue", "batch", "flush_interval", "on_full",
+               "parameters", "retention", "checkpoint", "gateway_id"});
   AuditConfig& a = cfg.audit;
   if (m.has("enabled")) a.enabled = readBool(ctx, m.get("enabled"), m.pathOf("enabled"));
 
@@ -239,6 +240,13 @@ void readAudit(const Context& ctx, const YAML::Node& node, Config& cfg) {
     failAt(m.pathOf("batch"), fmt::format("is {}, larger than audit.queue ({}); a batch is taken "
                                           "from the queue, so make it at most the queue size",
                                           a.batch, a.queue));
+  }
+  if (m.has("flush_interval")) {
+    a.flush_interval = readDuration(ctx, m.get("flush_interval"), m.pathOf("flush_interval"), true);
+    if (a.flush_interval > kMaxFlushInterval) {
+      failAt(m.pathOf("flush_interval"),
+             "must be at most 1s: events wait this long in memory before they are written");
+    }
   }
   if (m.has("on_full")) {
     a.on_full =

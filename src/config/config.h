@@ -191,6 +191,9 @@ struct AuditConfig {
   std::vector<AuditSinkConfig> sinks;
   size_t queue = 65536;  ///< events in flight (queued or not yet durable)
   size_t batch = 512;    ///< most events per sink transaction
+  /// Group commit: how long the writer gathers events before a sink
+  /// transaction (0: write as soon as events arrive).
+  std::chrono::milliseconds flush_interval{5};
   AuditOnFull on_full = AuditOnFull::Block;
   AuditParams parameters = AuditParams::Redacted;
   std::chrono::milliseconds retention{0};  ///< 0 = keep forever

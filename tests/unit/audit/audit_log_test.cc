@@ -94,6 +94,46 @@ TEST(AuditLog, AFullQueueRefusesReservationsUntilEventsAreDurable) {
   EXPECT_EQ(st->rows.size(), 4u);
 }
 
+TEST(AuditLog, EventsArrivingWithinTheFlushIntervalShareOneTransaction) {
+  auto st = std::make_shared<MemoryState>();
+  AuditLog::Options o = testing::fastOptions();
+  o.batch = 64;
+  o.flush_interval = 300ms;
+  std::vector<std::unique_ptr<Sink>> sinks;
+  sinks.push_back(std::make_unique<MemorySink>(st));
+  auto log = testing::openLog(o, std::move(sinks));
+  const int before = [&] {
+    std::lock_guard lock(st->mu);
+    return st->writes;
+  }();
+  for (int i = 0; i < 10; ++i) {
+    ASSERT_TRUE(log->tryReserve());
+    log->submit(testing::statement(i));
+  }
+  // Written together once the interval is over, without a flush.
+  const auto deadline = std::chrono::steady_clock::now() + 5s;
+  while (log->stats().events_written < 10 && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(10ms);
+  }
+  ASSERT_EQ(log->stats().events_written, 10u);
+  {
+    std::lock_guard lock(st->mu);
+    EXPECT_EQ(st->writes - before, 1);
+    EXPECT_EQ(st->rows.size(), 10u);
+  }
+  // A full batch does not wait for the interval; flush() does not either.
+  const auto start = std::chrono::steady_clock::now();
+  for (int i = 0; i < 64; ++i) {
+    ASSERT_TRUE(log->tryReserve());
+    log->submit(testing::statement(i));
+  }
+  ASSERT_TRUE(log->tryReserve());
+  log->submit(testing::statement(64));
+  log->flush();
+  EXPECT_LT(std::chrono::steady_clock::now() - start, 250ms);
+  EXPECT_EQ(log->stats().events_written, 75u);
+}
+
 TEST(AuditLog, WhenRoomCallsBackOnceASlotFrees) {
   auto st = std::make_shared<MemoryState>();
   setClosed(*st, true);

@@ -45,6 +45,7 @@ TEST_F(AuditConfigTest, NoSectionMeansSqliteNextToTheConfig) {
   EXPECT_EQ(a.sinks[0].path, dir_.path() + "/data/audit.db");
   EXPECT_EQ(a.queue, 65536u);
   EXPECT_EQ(a.batch, 512u);
+  EXPECT_EQ(a.flush_interval, std::chrono::milliseconds(5));
   EXPECT_EQ(a.on_full, AuditOnFull::Block);
   EXPECT_EQ(a.parameters, AuditParams::Redacted);
   EXPECT_EQ(a.retention.count(), 0);
@@ -63,6 +64,7 @@ audit:
     - { type: postgres, dsn: "${env:PGW_TEST_AUDIT_DSN}", table: audit.events }
   queue: 1000
   batch: 100
+  flush_interval: 20ms
   on_full: reject
   parameters: none
   retention: 90d
@@ -82,6 +84,7 @@ audit:
   EXPECT_EQ(a.sinks[2].table, "audit.events");
   EXPECT_EQ(a.queue, 1000u);
   EXPECT_EQ(a.batch, 100u);
+  EXPECT_EQ(a.flush_interval, std::chrono::milliseconds(20));
   EXPECT_EQ(a.on_full, AuditOnFull::Reject);
   EXPECT_EQ(a.parameters, AuditParams::None);
   EXPECT_EQ(a.retention, std::chrono::hours(24 * 90));
@@ -155,6 +158,9 @@ TEST_F(AuditConfigTest, ErrorsNameTheKeyPath) {
   expectError("audit: { queue: 100, batch: 200 }\n",
               "config: audit.batch: is 200, larger than audit.queue (100); a batch is taken "
               "from the queue, so make it at most the queue size");
+  expectError("audit: { flush_interval: 2s }\n",
+              "config: audit.flush_interval: must be at most 1s: events wait this long in memory "
+              "before they are written");
   expectError("audit: { on_full: drop }\n",
               "config: audit.on_full: must be one of block, reject (got 'drop')");
   expectError("audit: { parameters: some }\n",
