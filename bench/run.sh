@@ -17,7 +17,8 @@ usage: bench/run.sh [options]
       --policy           the cost of policy enforcement: targets direct,pgwarden,
                          pgwarden-allow,pgwarden-policy and the 8-client cells only
       --audit            the cost of the audit trail: direct, pgwarden-policy (audit off)
-                         and pgwarden-audit (the same with the SQLite sink)
+                         and pgwarden-audit (the same with the SQLite sink); add
+                         pgwarden-audit-sync with --targets (audit.synchronous: true)
       --mask             the cost of result masking: a large SELECT fetched in full, rows/s,
                          targets direct,pgbouncer,pgwarden-plain (a policy, no mask rules)
                          and pgwarden-mask (bench/mask_policy.yaml: 2 masked columns)
@@ -86,7 +87,7 @@ IFS=, read -ra wanted <<<"$targets_arg"
 for t in "${wanted[@]}"; do
   case "$t" in
     direct) targets+=(direct) ;;
-    pgwarden | pgwarden-allow | pgwarden-policy | pgwarden-audit | pgwarden-plain | pgwarden-mask)
+    pgwarden | pgwarden-allow | pgwarden-policy | pgwarden-audit | pgwarden-audit-sync | pgwarden-plain | pgwarden-mask)
       if [[ -x $pgwarden_bin ]]; then
         targets+=("$t")
       else
@@ -102,7 +103,7 @@ for t in "${wanted[@]}"; do
         log "skipping pgbouncer: not installed (apt-get install pgbouncer)"
       fi
       ;;
-    *) die "unknown target '$t' (direct, pgwarden, pgbouncer, pgwarden-allow, pgwarden-policy, pgwarden-audit, pgwarden-plain, pgwarden-mask)" ;;
+    *) die "unknown target '$t' (direct, pgwarden, pgbouncer, pgwarden-allow, pgwarden-policy, pgwarden-audit, pgwarden-audit-sync, pgwarden-plain, pgwarden-mask)" ;;
   esac
 done
 [[ " ${targets[*]} " == *" direct "* ]] || die "the direct target is needed as the baseline"
@@ -298,7 +299,7 @@ policies:
     access: admin
 EOF
       ;;
-    pgwarden-policy | pgwarden-audit) cat "$repo/bench/policy.yaml" >>"$work/$t/pgwarden.yaml" ;;
+    pgwarden-policy | pgwarden-audit | pgwarden-audit-sync) cat "$repo/bench/policy.yaml" >>"$work/$t/pgwarden.yaml" ;;
     pgwarden-plain)
       # bench/mask_policy.yaml without its mask rules: the same policy decides
       # every statement, nothing is masked.
@@ -312,9 +313,11 @@ EOF
       ;;
     pgwarden-mask) cat "$repo/bench/mask_policy.yaml" >>"$work/$t/pgwarden.yaml" ;;
   esac
-  # Only pgwarden-audit records statements (SQLite, the default sink).
+  # Only pgwarden-audit(-sync) record statements (SQLite, the default sink).
   if [[ $t == pgwarden-audit ]]; then
     printf 'audit:\n  sinks: [ { type: sqlite, path: audit.db } ]\n' >>"$work/$t/pgwarden.yaml"
+  elif [[ $t == pgwarden-audit-sync ]]; then
+    printf 'audit:\n  sinks: [ { type: sqlite, path: audit.db } ]\n  synchronous: true\n' >>"$work/$t/pgwarden.yaml"
   else
     printf 'audit:\n  enabled: false\n' >>"$work/$t/pgwarden.yaml"
   fi

@@ -180,35 +180,63 @@ void AuditLog::whenRoom(std::function<void()> callback) {
   wake_.notify_one();
 }
 
-void AuditLog::submit(AuditEvent event) {
+AuditLog::Ticket AuditLog::submit(AuditEvent event) {
   bool wake = false;
+  Ticket ticket = 0;
   {
     std::lock_guard lock(mu_);
     incoming_.push_back(std::move(event));
     incoming_user_.push_back(true);
     busy_ = true;
+    ticket = ++submitted_;
     wake = wakesWriter();
   }
   if (wake) wake_.notify_one();
+  return ticket;
 }
 
-void AuditLog::submitUnreserved(AuditEvent event) {
+AuditLog::Ticket AuditLog::submitUnreserved(AuditEvent event) {
   bool wake = false;
+  Ticket ticket = 0;
   {
     std::lock_guard lock(mu_);
     ++in_flight_;
     incoming_.push_back(std::move(event));
     incoming_user_.push_back(true);
     busy_ = true;
+    ticket = ++submitted_;
     wake = wakesWriter();
   }
   if (wake) wake_.notify_one();
+  return ticket;
+}
+
+bool AuditLog::durable(Ticket ticket) const {
+  std::lock_guard lock(mu_);
+  return durable_ >= ticket;
+}
+
+void AuditLog::whenDurable(Ticket ticket, std::function<void()> callback) {
+  {
+    std::lock_guard lock(mu_);
+    if (durable_ < ticket) {
+      if (stop_) return;
+      durable_waiters_.emplace(ticket, std::move(callback));
+      callback = nullptr;
+    }
+  }
+  if (callback) {
+    callback();
+  } else {
+    wake_.notify_one();
+  }
 }
 
 bool AuditLog::wakesWriter() const {
   // The first event of a round starts the writer's gathering; a full batch
   // or a waiting flush() ends it. Between them the writer sleeps.
-  return incoming_.size() == 1 || incoming_.size() >= options_.batch || flushers_ > 0;
+  return incoming_.size() == 1 || incoming_.size() >= options_.batch || flushers_ > 0 ||
+         !durable_waiters_.empty();
 }
 
 void AuditLog::flush() {
@@ -345,10 +373,21 @@ void AuditLog::release() {
   if (n == 0) return;
   pending_.erase(pending_.begin(), pending_.begin() + static_cast<ptrdiff_t>(n));
   pending_user_.erase(pending_user_.begin(), pending_user_.begin() + static_cast<ptrdiff_t>(n));
-  std::lock_guard lock(mu_);
-  in_flight_ -= user;
-  stats_.events_written += user;
-  stats_.last_seq = durable;
+  std::vector<std::function<void()>> ready;
+  {
+    std::lock_guard lock(mu_);
+    in_flight_ -= user;
+    stats_.events_written += user;
+    stats_.last_seq = durable;
+    // Submitted events are sealed, written and released in submission
+    // order, so the durable ones are a prefix of the tickets.
+    durable_ += user;
+    auto end = durable_waiters_.upper_bound(durable_);
+    for (auto it = durable_waiters_.begin(); it != end; ++it)
+      ready.push_back(std::move(it->second));
+    durable_waiters_.erase(durable_waiters_.begin(), end);
+  }
+  for (auto& f : ready) f();
 }
 
 Clock::time_point AuditLog::nextWake() const {
@@ -390,7 +429,8 @@ void AuditLog::run() {
     if (!incoming_.empty() && options_.flush_interval.count() > 0) {
       const auto until = std::min(Clock::now() + options_.flush_interval, nextWake());
       wake_.wait_until(lock, until, [&] {
-        return stop_ || incoming_.size() >= options_.batch || flushers_ > 0 || room();
+        return stop_ || incoming_.size() >= options_.batch || flushers_ > 0 ||
+               !durable_waiters_.empty() || room();
       });
     }
     if (stop_) return;

@@ -20,6 +20,7 @@
 #include <chrono>
 #include <condition_variable>
 #include <functional>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -91,11 +92,22 @@ class AuditLog {
   /// Calls `callback` on the writer thread once a slot may be free (at once
   /// if one is). Post back to your own executor and call tryReserve again.
   void whenRoom(std::function<void()> callback);
+  /// A submitted event's place in submission order (1, 2, ...): events
+  /// become durable in that order.
+  using Ticket = uint64_t;
   /// Queues an event, consuming a reservation. Never blocks, never drops.
-  void submit(AuditEvent event);
+  Ticket submit(AuditEvent event);
   /// Queues a session or config event without a reservation: always
   /// accepted, even past the capacity (they are few and must not be lost).
-  void submitUnreserved(AuditEvent event);
+  Ticket submitUnreserved(AuditEvent event);
+  /// Whether the event of `ticket` (and every one before it) is stored by
+  /// every sink.
+  bool durable(Ticket ticket) const;
+  /// Calls `callback` on the writer thread once `ticket` is durable (at once,
+  /// on this thread, if it is). The writer skips group-commit gathering
+  /// while callbacks wait. Callbacks still waiting when the log is destroyed
+  /// are dropped.
+  void whenDurable(Ticket ticket, std::function<void()> callback);
 
   OnFull onFull() const { return options_.on_full; }
   const std::string& gatewayId() const { return options_.gateway_id; }
@@ -140,8 +152,11 @@ class AuditLog {
   std::vector<bool> incoming_user_;
   std::vector<std::function<void()>> waiters_;
   bool stop_ = false;
-  bool busy_ = true;     ///< the writer holds work not yet durable
-  size_t flushers_ = 0;  ///< threads in flush(): no gathering while they wait
+  bool busy_ = true;      ///< the writer holds work not yet durable
+  size_t flushers_ = 0;   ///< threads in flush(): no gathering while they wait
+  Ticket submitted_ = 0;  ///< tickets handed out
+  Ticket durable_ = 0;    ///< events durable in every sink, in submission order
+  std::multimap<Ticket, std::function<void()>> durable_waiters_;
   Stats stats_;
 
   // Writer thread only.

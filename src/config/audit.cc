@@ -202,8 +202,8 @@ void checkGatewayId(const std::string& id, const std::string& path) {
 
 void readAudit(const Context& ctx, const YAML::Node& node, Config& cfg) {
   MapReader m(node, "audit",
-              {"enabled", "sink", "sinks", "queue", "batch", "flush_interval", "on_full",
-               "parameters", "retention", "checkpoint", "gateway_id"});
+              {"enabled", "sink", "sinks", "queue", "batch", "flush_interval", "synchronous",
+               "on_full", "parameters", "retention", "checkpoint", "gateway_id"});
   AuditConfig& a = cfg.audit;
   if (m.has("enabled")) a.enabled = readBool(ctx, m.get("enabled"), m.pathOf("enabled"));
 
@@ -247,6 +247,9 @@ void readAudit(const Context& ctx, const YAML::Node& node, Config& cfg) {
       failAt(m.pathOf("flush_interval"),
              "must be at most 1s: events wait this long in memory before they are written");
     }
+  }
+  if (m.has("synchronous")) {
+    a.synchronous = readBool(ctx, m.get("synchronous"), m.pathOf("synchronous"));
   }
   if (m.has("on_full")) {
     a.on_full =

@@ -194,6 +194,9 @@ struct AuditConfig {
   /// Group commit: how long the writer gathers events before a sink
   /// transaction (0: write as soon as events arrive).
   std::chrono::milliseconds flush_interval{5};
+  /// `synchronous: true`: a ReadyForQuery reaches the client only once the
+  /// events of the statements before it are durable in every sink.
+  bool synchronous = false;
   AuditOnFull on_full = AuditOnFull::Block;
   AuditParams parameters = AuditParams::Redacted;
   std::chrono::milliseconds retention{0};  ///< 0 = keep forever

@@ -460,6 +460,13 @@ awaitable<void> ClientSession::pumpServer() {
       end(SessionEnd::UpstreamProtocolError, step.takeError());
       co_return;
     }
+    if (ready_in_plan_ && audit_log_ != nullptr && config_.audit.synchronous &&
+        !audit_log_->durable(audit_ticket_)) {
+      // audit.synchronous: the client learns a statement finished only once
+      // its audit event is durable.
+      if (!co_await waitAuditDurable()) co_return;
+    }
+    ready_in_plan_ = false;
     if (!server_plan_.empty()) {
       if (auto ec = co_await writePlan(client_, in, server_plan_, server_gather_)) {
         end(SessionEnd::ClientGone);
@@ -485,6 +492,7 @@ awaitable<void> ClientSession::pumpServer() {
 }
 
 void ClientSession::onReadyForQuery(protocol::TxStatus status) {
+  ready_in_plan_ = true;
   if (mask_) mask_->readyForQuery();
   if (statement_audit_) statement_audit_->readyForQuery();
   tx_status_ = status;

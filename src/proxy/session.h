@@ -107,6 +107,9 @@ class ClientSession : public std::enable_shared_from_this<ClientSession>,
   /// on_full: block — waits (without blocking the loop) until a slot is
   /// reserved; false when the session ended meanwhile.
   awaitable<bool> waitForAuditRoom();
+  /// audit.synchronous: waits until every event this session submitted is
+  /// durable; false when the session ended meanwhile.
+  awaitable<bool> waitAuditDurable();
   /// Feeds a client message to the statement tracker, after the gate.
   void auditMessage(const protocol::FrontendMessage& msg, bool denied);
   void emitAudit(audit::AuditEvent&& event);
@@ -184,7 +187,9 @@ class ClientSession : public std::enable_shared_from_this<ClientSession>,
   std::unique_ptr<PolicyGate> gate_;      ///< null: no policy applies, forward everything
   audit::AuditLog* audit_log_ = nullptr;  ///< null: auditing is off
   std::unique_ptr<StatementAudit> statement_audit_;
-  size_t audit_credit_ = 0;  ///< slots reserved and not yet used
+  size_t audit_credit_ = 0;                   ///< slots reserved and not yet used
+  audit::AuditLog::Ticket audit_ticket_ = 0;  ///< the last event this session submitted
+  bool ready_in_plan_ = false;  ///< the server plan being written holds a ReadyForQuery
   Denials denials_;
   std::unique_ptr<MaskSession> mask_;  ///< null: no masking rule applies to the subject
   std::optional<CatalogNeeds> catalog_needs_;

@@ -87,10 +87,29 @@ void ClientSession::auditSessionEvent(audit::EventType type, std::string reason)
 void ClientSession::emitAudit(audit::AuditEvent&& event) {
   if (audit_credit_ > 0) {
     --audit_credit_;
-    audit_log_->submit(std::move(event));
+    audit_ticket_ = audit_log_->submit(std::move(event));
   } else {
-    audit_log_->submitUnreserved(std::move(event));
+    audit_ticket_ = audit_log_->submitUnreserved(std::move(event));
   }
+}
+
+awaitable<bool> ClientSession::waitAuditDurable() {
+  const audit::AuditLog::Ticket ticket = audit_ticket_;
+  if (audit_log_->durable(ticket)) co_return true;
+  // The writer's callback posts back to this worker and wakes the timer;
+  // the timer also wakes now and then to notice the session ending.
+  auto timer = std::make_shared<asio::steady_timer>(client_.socket().get_executor());
+  std::weak_ptr<asio::steady_timer> weak = timer;
+  audit_log_->whenDurable(ticket, [mailbox = worker_.mailbox(), weak] {
+    mailbox->post([weak] {
+      if (auto t = weak.lock()) t->cancel();
+    });
+  });
+  while (end_ == SessionEnd::None && !audit_log_->durable(ticket)) {
+    timer->expires_after(std::chrono::milliseconds(100));
+    co_await timer->async_wait(nothrow);
+  }
+  co_return end_ == SessionEnd::None;
 }
 
 ClientSession::AuditRoom ClientSession::reserveAudit() {

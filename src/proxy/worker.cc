@@ -27,6 +27,7 @@ void Worker::start() {
 }
 
 void Worker::stop() {
+  mailbox_->close();
   guard_.reset();
   io_.stop();
   if (thread_.joinable()) thread_.join();

@@ -5,7 +5,9 @@
 
 #include <atomic>
 #include <cstdint>
+#include <functional>
 #include <memory>
+#include <mutex>
 #include <thread>
 #include <unordered_set>
 
@@ -21,6 +23,25 @@ namespace pgw::proxy {
 class CancelMap;
 class ClientSession;
 class IdentityService;
+
+/// Posts work to a worker's loop from other threads (the audit writer) for
+/// as long as the worker runs; once it stops, posting does nothing.
+class Mailbox {
+ public:
+  explicit Mailbox(asio::io_context& io) : io_(&io) {}
+  void post(std::function<void()> f) {
+    std::lock_guard lock(mu_);
+    if (io_ != nullptr) asio::post(*io_, std::move(f));
+  }
+  void close() {
+    std::lock_guard lock(mu_);
+    io_ = nullptr;
+  }
+
+ private:
+  std::mutex mu_;
+  asio::io_context* io_;
+};
 
 class Worker {
  public:
@@ -51,6 +72,7 @@ class Worker {
   audit::AuditLog* auditLog() const { return audit_log_; }
   AnalysisCache& analysisCache() { return analysis_cache_; }
   Catalog& catalog() { return catalog_; }
+  const std::shared_ptr<Mailbox>& mailbox() const { return mailbox_; }
   int activeClients() const { return active_clients_.load(std::memory_order_relaxed); }
 
  private:
@@ -65,6 +87,7 @@ class Worker {
   asio::io_context io_{1};
   asio::executor_work_guard<asio::io_context::executor_type> guard_;
   Catalog catalog_{io_.get_executor()};  ///< masking's catalog lookups; destroyed before io_
+  std::shared_ptr<Mailbox> mailbox_ = std::make_shared<Mailbox>(io_);
   std::thread thread_;
 };
 

@@ -274,3 +274,72 @@ def test_a_stalled_sink_blocks_or_rejects_as_configured(module_gateway, table, o
         harness.wait_for(after_stall, 15, "a statement after the stall")
     harness.wait_for(lambda: events(gw, statement="SELECT 3"), 15, "its event")
     assert "OK" in cli("verify", "--db", str(gw.workdir / "audit.db")).stdout
+
+
+def test_synchronous_answers_only_after_the_event_is_durable(module_gateway, table):
+    """audit.synchronous: a statement's ReadyForQuery waits for its event, so
+    the event is in the SQLite file the moment the client has its answer —
+    and a stalled sink holds the answer back instead of running ahead."""
+    cfg = audit_config(synchronous=True, flush_interval="200ms")
+    gw = module_gateway.start(extra={"policies": POLICIES, "audit": cfg})
+    with gw.connect(user="bob", autocommit=True) as c:
+        for i in range(10):
+            marker = f"sync_probe_{i}"
+            c.execute(f"SELECT count(*) AS {marker} FROM {table}")
+            # No waiting: the event must already be there.
+            assert [e for e in events(gw, type="statement") if marker in e["statement"]], marker
+        lock = stall_sqlite(gw.workdir / "audit.db")
+        answered = threading.Event()
+
+        def stalled():
+            c.execute("SELECT 1 AS sync_stalled")
+            answered.set()
+
+        t = threading.Thread(target=stalled)
+        try:
+            t.start()
+            time.sleep(1.5)
+            assert not answered.is_set(), "answered before its event was durable"
+        finally:
+            lock.execute("ROLLBACK")
+            lock.close()
+        t.join(timeout=15)
+        assert answered.is_set()
+        assert [e for e in events(gw, type="statement") if "sync_stalled" in e["statement"]]
+
+
+def test_kill_9_with_synchronous_loses_no_answered_statement(module_gateway, table):
+    gw = module_gateway.start(extra={"policies": POLICIES,
+                                     "audit": audit_config(queue=QUEUE, batch=64, synchronous=True)})
+    stop = threading.Event()
+    done = [0]
+    lock = threading.Lock()
+
+    def load():
+        try:
+            with gw.connect(user="bob", autocommit=True) as c:
+                while not stop.is_set():
+                    c.execute(f"SELECT count(*) FROM {table}")
+                    with lock:
+                        done[0] += 1
+        except psycopg.Error:
+            pass
+
+    workers = [threading.Thread(target=load) for _ in range(4)]
+    for w in workers:
+        w.start()
+    time.sleep(2)
+    gw.proc.kill()
+    gw.proc.wait(timeout=10)
+    stop.set()
+    for w in workers:
+        w.join(timeout=10)
+    answered = done[0]
+    assert answered > 0
+    gw.start()
+    out = cli("verify", "--db", str(gw.workdir / "audit.db"))
+    assert "OK" in out.stdout
+    recorded = len([e for e in events(gw, type="statement") if e["subject_id"] == "bob"])
+    # Every statement a client saw answered is in the trail (those in flight
+    # at the kill may be there too).
+    assert recorded >= answered, (recorded, answered)

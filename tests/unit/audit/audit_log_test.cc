@@ -134,6 +134,45 @@ TEST(AuditLog, EventsArrivingWithinTheFlushIntervalShareOneTransaction) {
   EXPECT_EQ(log->stats().events_written, 75u);
 }
 
+TEST(AuditLog, TicketsBecomeDurableInOrderAndWakeTheirWaiters) {
+  auto st = std::make_shared<MemoryState>();
+  setClosed(*st, true);
+  auto log = memoryLog(st, 16);
+  std::vector<AuditLog::Ticket> tickets;
+  for (int i = 0; i < 3; ++i) {
+    ASSERT_TRUE(log->tryReserve());
+    tickets.push_back(log->submit(testing::statement(i)));
+  }
+  tickets.push_back(log->submitUnreserved(testing::statement(3)));
+  EXPECT_EQ(tickets, (std::vector<AuditLog::Ticket>{1, 2, 3, 4}));
+  EXPECT_FALSE(log->durable(1));
+  std::mutex mu;
+  std::condition_variable cv;
+  std::vector<AuditLog::Ticket> woken;
+  for (AuditLog::Ticket t : {4, 2}) {
+    log->whenDurable(t, [&, t] {
+      std::lock_guard lock(mu);
+      woken.push_back(t);
+      cv.notify_all();
+    });
+  }
+  std::this_thread::sleep_for(50ms);
+  {
+    std::lock_guard lock(mu);
+    EXPECT_TRUE(woken.empty()) << "nothing is durable while the sink is closed";
+  }
+  setClosed(*st, false);
+  {
+    std::unique_lock lock(mu);
+    ASSERT_TRUE(cv.wait_for(lock, 5s, [&] { return woken.size() == 2; }));
+  }
+  EXPECT_TRUE(log->durable(4));
+  // Already durable: called at once, on this thread.
+  bool now = false;
+  log->whenDurable(3, [&] { now = true; });
+  EXPECT_TRUE(now);
+}
+
 TEST(AuditLog, WhenRoomCallsBackOnceASlotFrees) {
   auto st = std::make_shared<MemoryState>();
   setClosed(*st, true);

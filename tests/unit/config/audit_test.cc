@@ -46,6 +46,7 @@ TEST_F(AuditConfigTest, NoSectionMeansSqliteNextToTheConfig) {
   EXPECT_EQ(a.queue, 65536u);
   EXPECT_EQ(a.batch, 512u);
   EXPECT_EQ(a.flush_interval, std::chrono::milliseconds(5));
+  EXPECT_FALSE(a.synchronous);
   EXPECT_EQ(a.on_full, AuditOnFull::Block);
   EXPECT_EQ(a.parameters, AuditParams::Redacted);
   EXPECT_EQ(a.retention.count(), 0);
@@ -65,6 +66,7 @@ audit:
   queue: 1000
   batch: 100
   flush_interval: 20ms
+  synchronous: true
   on_full: reject
   parameters: none
   retention: 90d
@@ -85,6 +87,7 @@ audit:
   EXPECT_EQ(a.queue, 1000u);
   EXPECT_EQ(a.batch, 100u);
   EXPECT_EQ(a.flush_interval, std::chrono::milliseconds(20));
+  EXPECT_TRUE(a.synchronous);
   EXPECT_EQ(a.on_full, AuditOnFull::Reject);
   EXPECT_EQ(a.parameters, AuditParams::None);
   EXPECT_EQ(a.retention, std::chrono::hours(24 * 90));
