@@ -46,6 +46,9 @@ struct MaskSession::Plan {
   sql::QueryLineage lineage;
   std::vector<Decision> decisions;  ///< per lineage column
   bool any_masked = false;          ///< a decision masks (or cannot trace) a column
+  /// The statement reads a relation with masked columns anywhere (a WHERE
+  /// clause too): an error it raises may quote one of their values.
+  bool reads_masked = false;
   std::optional<sql::CopyOutOptions> copy;
   std::chrono::steady_clock::time_point made;
 };
@@ -177,6 +180,11 @@ CatalogNeeds MaskSession::prepare(std::string_view sql) {
       }
     }
     if (l.has_result && !l.columns_complete && column_rules_) plan->any_masked = true;
+    plan->reads_masked = plan->any_masked || (column_rules_ && l.untraceable_any);
+    for (const auto& r : l.relations) {
+      if (plan->reads_masked) break;
+      plan->reads_masked = relationHasMask(r.schema, r.name);
+    }
     if (single && l.has_result && mentionsCopy(sql)) plan->copy = sql::copyOutOptions(sql);
     plan->lineage = std::move(l);
     plans.push_back(std::move(plan));
@@ -602,6 +610,26 @@ std::string redactQuoted(std::string_view text) {
   return out;
 }
 
+/// The JSON parser's context line quotes the document it failed on
+/// (`JSON data, line 1: alice@...`): the quoted text goes.
+std::string redactJsonContext(std::string_view text) {
+  constexpr std::string_view kJson = "JSON data, line ";
+  std::string out;
+  size_t i = 0;
+  while (i < text.size()) {
+    const size_t at = text.find(kJson, i);
+    if (at == std::string_view::npos) break;
+    const size_t colon = text.find(": ", at + kJson.size());
+    if (colon == std::string_view::npos) break;
+    size_t end = text.find('\n', colon);
+    if (end == std::string_view::npos) end = text.size();
+    out.append(text.substr(i, colon + 2 - i)).append("***");
+    i = end;
+  }
+  out.append(text.substr(i));
+  return out;
+}
+
 }  // namespace
 
 std::string MaskSession::scanText(std::string_view text) const {
@@ -633,15 +661,31 @@ bool MaskSession::redactNotice(char type, const protocol::NoticeFields& fields, 
   } else {
     masked = masked_names_;
   }
-  // A statement reading masked columns may fail on one of their values
-  // (`invalid input syntax ... "<value>"`): quoted parts are redacted.
-  bool reads_masked = false;
-  if (!queue_.empty() && queue_.front().plan) reads_masked = queue_.front().plan->any_masked;
+  // A statement reading masked columns may fail on one of their values:
+  // a data exception (class 22) quotes the input it could not read
+  // (`invalid input syntax for type integer: "<value>"`), the JSON parser
+  // quotes the document in its context, and a function's RAISE says what
+  // the function was written to say. Without a plan (a statement that could
+  // not be planned, a result no statement explains), the statement is
+  // assumed to read masked columns while column rules apply.
+  bool reads_masked = column_rules_;
+  if (!queue_.empty() && queue_.front().plan) reads_masked = queue_.front().plan->reads_masked;
+  const std::string_view state = fields.sqlstate();
+  const bool data_error = state.starts_with("22");
+  const std::string_view context = fields.get('W').value_or("");
+  const bool raised =
+      state.starts_with("P0") || context.find(" at RAISE") != std::string_view::npos;
   bool changed = false;
   for (auto& [code, value] : list) {
     std::string next = value;
     if (code == 'D') next = mask::redactDetail(value, masked, nullptr);
-    if ((code == 'M' || code == 'D' || code == 'W') && reads_masked) next = redactQuoted(next);
+    if (reads_masked) {
+      if ((code == 'M' || code == 'D' || code == 'W') && data_error) next = redactQuoted(next);
+      if (code == 'W') next = redactJsonContext(next);
+      if ((code == 'M' || code == 'D' || code == 'H') && raised) {
+        next = "pgwarden: redacted: raised by a function while the statement reads masked columns";
+      }
+    }
     if (code == 'M' || code == 'D' || code == 'W' || code == 'H') next = scanText(next);
     if (next != value) {
       value = std::move(next);

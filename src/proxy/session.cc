@@ -509,9 +509,12 @@ bool ClientSession::onError(const protocol::NoticeFields& fields, std::string& r
   }
   const bool denial = denials_.rewrite(fields, replacement);
   if (!mask_) return denial;
+  // Values of masked columns echoed in the error (a unique violation's key,
+  // an input that does not cast) — judged against the failing statement,
+  // before error() drops it.
+  const bool redacted = !denial && mask_->redactNotice('E', fields, replacement);
   mask_->error();
-  // Values of masked columns echoed in the error (a unique violation's key).
-  return denial || mask_->redactNotice('E', fields, replacement);
+  return denial || redacted;
 }
 
 void ClientSession::onCommandComplete(std::string_view tag) {

@@ -120,6 +120,10 @@ CREATE TABLE mcust (id int CHECK (id > 0), email text, ssn varchar(11), card tex
                     photo bytea, ts timestamptz);
 CREATE VIEW mcust_v AS SELECT * FROM mcust;
 CREATE FUNCTION public.mf(t text) RETURNS text LANGUAGE sql IMMUTABLE AS $$ SELECT 'via:' || t $$;
+CREATE OR REPLACE FUNCTION public.mraise(t text) RETURNS text LANGUAGE plpgsql
+  AS $$ BEGIN RAISE EXCEPTION 'bad value %', t USING DETAIL = 'value ' || t; END $$;
+CREATE OR REPLACE FUNCTION public.mnotice(t text) RETURNS int LANGUAGE plpgsql
+  AS $$ BEGIN RAISE NOTICE 'saw %', t; RETURN 1; END $$;
 CREATE FUNCTION public.memails() RETURNS SETOF text LANGUAGE sql STABLE
   AS $$ SELECT email FROM public.mcust ORDER BY id $$;
 CREATE TABLE mplain (id int PRIMARY KEY, label text, amount numeric(8,2), at timestamptz,
@@ -542,6 +546,7 @@ def mdata(pg):
     yield
     with psycopg.connect(pg.dsn("gw_scram", "app"), autocommit=True) as c:
         c.execute("DROP VIEW IF EXISTS mcust_v; DROP FUNCTION IF EXISTS public.mf(text); "
+                  "DROP FUNCTION IF EXISTS public.mraise(text); DROP FUNCTION IF EXISTS public.mnotice(text); "
                   "DROP FUNCTION IF EXISTS public.memails(); DROP TABLE IF EXISTS mcust, mplain")
 
 
@@ -1323,3 +1328,36 @@ def test_audit_keeps_no_value_bound_to_a_masked_table(mgw, relay):
     assert update and "$" in update[-1]["statement"], update
     plain = [e for e in bob if "UPDATE mplain" in (e.get("statement") or "")]
     assert plain[-1]["parameters"] == [label], plain
+
+
+# ---------------------------------------------------------------- errors that echo values
+
+ECHO_CASES = [
+    ("json", "SELECT email::json FROM mcust ORDER BY id"),
+    ("jsonb", "SELECT (ssn || '}')::jsonb FROM mcust ORDER BY id"),
+    ("int", "SELECT ssn::int FROM mcust ORDER BY id"),
+    ("numeric", "SELECT card::numeric FROM mcust ORDER BY id"),
+    ("date", "SELECT phone::date FROM mcust ORDER BY id"),
+    ("uuid", "SELECT email::uuid FROM mcust ORDER BY id"),
+    ("inet", "SELECT ssn::inet FROM mcust ORDER BY id"),
+    ("xml", "SELECT xmlparse(document email) FROM mcust ORDER BY id"),
+    ("regexp", "SELECT regexp_match('x', email) FROM mcust ORDER BY id"),
+    ("where_only", "SELECT id FROM mcust WHERE ssn::int > 0"),
+    ("raise", "SELECT public.mraise(ssn) FROM mcust ORDER BY id"),
+    ("raise_notice", "SELECT public.mnotice(ssn || ' ' || phone) FROM mcust ORDER BY id"),
+]
+
+
+@pytest.mark.parametrize("case", ECHO_CASES, ids=[c[0] for c in ECHO_CASES])
+def test_errors_that_quote_a_masked_value_are_redacted(mgw, relay, case):
+    """A cast or function that fails on a masked value quotes it in the
+    message, detail or context; none of it reaches the client."""
+    r = relay(mgw)
+    with r.connect(mgw, "alice") as c:
+        try:
+            c.execute(case[1]).fetchall()
+        except psycopg.Error as e:
+            assert e.sqlstate and e.sqlstate[:2] in ("22", "P0"), (e.sqlstate, str(e))
+        # The session goes on.
+        assert c.execute("SELECT count(*) FROM mcust").fetchone() == (N_ROWS,)
+    r.assert_clean("alice", f"error echo {case[0]}")

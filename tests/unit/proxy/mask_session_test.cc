@@ -47,8 +47,10 @@ struct Observer : BackendObserver {
   std::vector<std::vector<audit::MaskedColumn>> done;
   void onReadyForQuery(TxStatus) override { mask->readyForQuery(); }
   bool onError(const protocol::NoticeFields& f, std::string& out) override {
+    // As ClientSession: judged against the failing statement, then dropped.
+    const bool redacted = mask->redactNotice('E', f, out);
     mask->error();
-    return mask->redactNotice('E', f, out);
+    return redacted;
   }
   void onCommandComplete(std::string_view) override { done.push_back(mask->statementDone()); }
   void onRowsWithheld(uint64_t, uint64_t, std::string&) override {}
@@ -253,6 +255,31 @@ TEST_F(MaskSessionTest, AUniqueViolationDetailDoesNotEchoAMaskedValue) {
   EXPECT_EQ(out.find(kRaw), std::string::npos);
   EXPECT_NE(out.find("23505"), std::string::npos);
   EXPECT_NE(out.find("Key (email)=("), std::string::npos);
+}
+
+TEST_F(MaskSessionTest, ADataErrorOnAMaskedColumnReadInWhereQuotesNothing) {
+  auto error = [&](std::string_view sql, std::string_view state, std::string_view message) {
+    EXPECT_TRUE(mask_->prepare(sql).empty());
+    mask_->query(sql);
+    std::string wire;
+    const std::pair<char, std::string_view> fields[] = {
+        {'S', "ERROR"}, {'V', "ERROR"}, {'C', state}, {'M', message}};
+    protocol::encodeNoticeFields(wire, 'E', fields);
+    protocol::encodeReadyForQuery(wire, TxStatus::Idle);
+    return serve(wire);
+  };
+  // The result (id) is clean; the WHERE clause reads ssn.
+  std::string out = error("SELECT id FROM users WHERE ssn::int > 0", "22P02",
+                          "invalid input syntax for type integer: \"123-45-6789\"");
+  EXPECT_EQ(out.find("123-45-6789"), std::string::npos);
+  EXPECT_NE(out.find("invalid input syntax for type integer: \"***\""), std::string::npos);
+  // Identifiers in other errors stay: they carry no data.
+  out = error("SELECT emial FROM users", "42703", "column \"emial\" does not exist");
+  EXPECT_NE(out.find("\"emial\""), std::string::npos);
+  // A statement that reads no masked table keeps its data errors whole.
+  cache_.putName("plain", {});
+  out = error("SELECT 'x'::int", "22P02", "invalid input syntax for type integer: \"x\"");
+  EXPECT_NE(out.find("\"x\""), std::string::npos) << out;
 }
 
 TEST_F(MaskSessionTest, CursorsAreMaskedByTheirDeclaration) {
