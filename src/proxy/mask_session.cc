@@ -642,21 +642,29 @@ std::string MaskSession::scanText(std::string_view text) const {
 
 bool MaskSession::redactNotice(char type, const protocol::NoticeFields& fields, std::string& out) {
   auto list = fieldsOf(fields.raw);
+  const Plan* plan = !queue_.empty() ? queue_.front().plan.get() : nullptr;
   // Columns whose values the detail may echo: the masked columns of the
-  // table the error names, else of the result being sent.
+  // table the error names and of every table the failing statement reads
+  // or writes (a foreign key violation names the referencing table, while
+  // the key it quotes is the referenced table's), else those of the result
+  // being sent.
   std::vector<std::string> masked;
-  std::optional<std::string_view> table = fields.get('t');
-  if (table) {
-    const std::string schema(fields.get('s').value_or(""));
-    auto rels = cache_.byName(schema, std::string(*table));
+  auto addMaskedColumns = [&](const std::string& schema, const std::string& table) {
+    auto rels = cache_.byName(schema, table);
     if (!rels || rels->empty()) {
       if (column_rules_) masked.emplace_back("*");
-    } else {
-      for (const auto& r : *rels) {
-        for (const auto& c : r->columns) {
-          if (specFor(r->schema, r->name, c.name) != nullptr) masked.push_back(c.name);
-        }
+      return;
+    }
+    for (const auto& r : *rels) {
+      for (const auto& c : r->columns) {
+        if (specFor(r->schema, r->name, c.name) != nullptr) masked.push_back(c.name);
       }
+    }
+  };
+  if (std::optional<std::string_view> table = fields.get('t')) {
+    addMaskedColumns(std::string(fields.get('s').value_or("")), std::string(*table));
+    if (plan != nullptr) {
+      for (const auto& r : plan->lineage.relations) addMaskedColumns(r.schema, r.name);
     }
   } else {
     masked = masked_names_;
@@ -668,8 +676,7 @@ bool MaskSession::redactNotice(char type, const protocol::NoticeFields& fields, 
   // the function was written to say. Without a plan (a statement that could
   // not be planned, a result no statement explains), the statement is
   // assumed to read masked columns while column rules apply.
-  bool reads_masked = column_rules_;
-  if (!queue_.empty() && queue_.front().plan) reads_masked = queue_.front().plan->reads_masked;
+  const bool reads_masked = plan != nullptr ? plan->reads_masked : column_rules_;
   const std::string_view state = fields.sqlstate();
   const bool data_error = state.starts_with("22");
   const std::string_view context = fields.get('W').value_or("");

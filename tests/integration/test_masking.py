@@ -1361,3 +1361,27 @@ def test_errors_that_quote_a_masked_value_are_redacted(mgw, relay, case):
         # The session goes on.
         assert c.execute("SELECT count(*) FROM mcust").fetchone() == (N_ROWS,)
     r.assert_clean("alice", f"error echo {case[0]}")
+
+
+def test_foreign_key_detail_naming_another_table_is_redacted(mgw, relay, pg):
+    """A delete blocked by a reference: PostgreSQL names the referencing
+    table, but the key in the detail is the masked column's value."""
+    with psycopg.connect(pg.dsn("gw_scram", "app"), autocommit=True) as d:
+        d.execute("CREATE UNIQUE INDEX mcust_ssn_key ON mcust (ssn)")
+        d.execute("CREATE TABLE mref (ssn varchar(11) REFERENCES mcust (ssn))")
+        d.execute("INSERT INTO mref VALUES (%s)", (RAW[1]["ssn"],))
+    try:
+        r = relay(mgw)
+        with r.connect(mgw, "bob") as c:
+            # The gateway's catalog knows mref (and that it has no rule).
+            assert c.execute("SELECT count(*) FROM mref").fetchone() == (1,)
+            with pytest.raises(psycopg.errors.ForeignKeyViolation) as ei:
+                c.execute("DELETE FROM mcust WHERE id = 1")
+            detail = ei.value.diag.message_detail or ""
+            assert detail.startswith("Key (ssn)=("), detail
+            assert c.execute("SELECT 1").fetchone() == (1,)
+        r.assert_clean("bob", "foreign key violation")
+    finally:
+        with psycopg.connect(pg.dsn("gw_scram", "app"), autocommit=True) as d:
+            d.execute("DROP TABLE IF EXISTS mref")
+            d.execute("DROP INDEX IF EXISTS mcust_ssn_key")
