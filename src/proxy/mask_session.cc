@@ -214,6 +214,38 @@ std::string MaskSession::untraceableRefusal(std::string_view sql) const {
   return {};
 }
 
+std::string MaskSession::writeRefusal(std::string_view sql) const {
+  if (!column_rules_) return {};
+  const auto* plans = plansOf(sql);
+  if (plans == nullptr) return {};
+  for (const auto& p : *plans) {
+    if (!p) continue;
+    for (const sql::ColumnWrite& w : p->lineage.writes) {
+      const Decision d = decide(w.value);
+      if (d.spec == nullptr && !d.untraceable) continue;
+      // Covered: the destination's rule hides the whole value, or is the
+      // rule the value already had (`SET email = lower(email)`). A rule
+      // that keeps part of the value would keep part of another column's.
+      if (w.column != "*") {
+        const mask::MaskSpec* dest = specFor(w.table.schema, w.table.name, w.column);
+        if (dest != nullptr &&
+            (mask::hidesWholeValue(dest->function) ||
+             (d.spec != nullptr && (d.spec == dest || d.spec == dest->derived)))) {
+          continue;
+        }
+      }
+      const std::string where = w.column == "*" ? dotted(w.table.schema, w.table.name, "*")
+                                                : dotted(w.table.schema, w.table.name, w.column);
+      const std::string what = d.spec != nullptr && !d.origin.empty()
+                                   ? "a value computed from masked column \"" + d.origin + "\""
+                                   : std::string("a value the gateway cannot trace");
+      return "pgwarden: this statement stores " + what + " in \"" + where +
+             "\", which no masking rule covers for you as well: it would be read back unmasked";
+    }
+  }
+  return {};
+}
+
 const mask::MaskSpec* MaskSession::specFor(const std::string& schema, const std::string& table,
                                            const std::string& column) const {
   if (const auto* spec = rules_->forColumn(schema, table, column, subject_.groups, subject_.id)) {
@@ -365,11 +397,20 @@ void MaskSession::sync() {
 
 MaskSession::Decision MaskSession::fieldDecision(const Plan* plan, size_t index,
                                                  const protocol::FieldDescription& f) {
+  const Decision* traced =
+      plan != nullptr && plan->lineage.columns_complete && index < plan->decisions.size()
+          ? &plan->decisions[index]
+          : nullptr;
   if (f.table_oid != 0) {
     if (RelationPtr rel = cache_.byOid(static_cast<uint32_t>(f.table_oid))) {
       const CatalogColumn* col = rel->column(f.column_attnum);
       if (!rel->isView() && col != nullptr) {
-        // PostgreSQL names the column the value is: authoritative.
+        // PostgreSQL names the column the value comes from. For a SELECT
+        // that is the stored value, and the lineage agrees; RETURNING of an
+        // INSERT or UPDATE gives the value assigned to it (`SET card =
+        // email RETURNING card`), which only the lineage traced: when it
+        // masks, its decision stands.
+        if (traced != nullptr && (traced->spec != nullptr || traced->untraceable)) return *traced;
         Decision d;
         d.spec = specFor(rel->schema, rel->name, col->name);
         if (d.spec) d.origin = dotted(rel->schema, rel->name, col->name);
@@ -388,9 +429,7 @@ MaskSession::Decision MaskSession::fieldDecision(const Plan* plan, size_t index,
       }
     }
   }
-  if (plan != nullptr && plan->lineage.columns_complete && index < plan->decisions.size()) {
-    return plan->decisions[index];
-  }
+  if (traced != nullptr) return *traced;
   Decision d;
   d.untraceable = column_rules_;
   return d;

@@ -68,6 +68,12 @@ class MaskSession final : public ResultFilter {
              std::chrono::milliseconds ttl);
   /// Whether column rules apply (untraceable columns are then masked).
   bool columnRules() const { return column_rules_; }
+  /// After prepare() succeeded: the refusal of a statement that stores a
+  /// value computed from a masked (or untraceable) column in a column whose
+  /// rule (for the subject) neither hides whole values nor is the value's
+  /// own rule — it would be read back less masked (empty when the statement
+  /// may run).
+  std::string writeRefusal(std::string_view sql) const;
   /// Whether the statement reads or writes a relation that has a column
   /// masked for the subject (true for a relation the catalog cache does not
   /// know, while column rules apply: fail closed).

@@ -124,6 +124,12 @@ std::optional<DenialError> ClientSession::maskRefusal(const protocol::FrontendMe
     catalog_error_.reset();
     return e;
   }
+  if (std::string refusal = mask_->writeRefusal(statementText(msg)); !refusal.empty()) {
+    DenialError e;
+    e.message = std::move(refusal);
+    e.hint = "write the value into a column a masking rule covers, or ask for an exemption";
+    return e;
+  }
   std::string refusal = mask_->untraceableRefusal(statementText(msg));
   if (refusal.empty()) return std::nullopt;
   DenialError e;

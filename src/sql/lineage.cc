@@ -366,6 +366,7 @@ Output Tracer::insert(const PgQuery__InsertStmt* s, const Level* parent, bool hi
   for (size_t i = 0; i < names.size(); ++i) {
     const bool positional = source.complete && i < source.columns.size();
     assign(assigned, names[i], positional ? source.columns[i] : all);
+    write(target, s->relation, names[i], positional ? source.columns[i] : all);
   }
   if (const PgQuery__OnConflictClause* oc = s->on_conflict_clause) {
     Item excluded = assigned;
@@ -376,7 +377,9 @@ Output Tracer::insert(const PgQuery__InsertStmt* s, const Level* parent, bool hi
     add(std::move(excluded), lvl);
     for (const Node* n : items(oc->target_list, oc->n_target_list)) {
       if (is(n, PG_QUERY__NODE__NODE_RES_TARGET)) {
-        assign(assigned, view(n->res_target->name), expr(n->res_target->val, lvl));
+        const ColumnLineage value = expr(n->res_target->val, lvl);
+        assign(assigned, view(n->res_target->name), value);
+        write(target, s->relation, view(n->res_target->name), value);
       }
     }
     side(&oc->base, lvl, {"target_list"});
@@ -400,7 +403,9 @@ Output Tracer::update(const PgQuery__UpdateStmt* s, const Level* parent, bool hi
   fromList(items(s->from_clause, s->n_from_clause), lvl);
   for (const Node* n : items(s->target_list, s->n_target_list)) {
     if (is(n, PG_QUERY__NODE__NODE_RES_TARGET)) {
-      assign(target, view(n->res_target->name), expr(n->res_target->val, lvl));
+      const ColumnLineage value = expr(n->res_target->val, lvl);
+      write(target, s->relation, view(n->res_target->name), value);
+      assign(target, view(n->res_target->name), value);
     }
   }
   side(s->where_clause, lvl);
@@ -429,9 +434,23 @@ void Tracer::mergeStmt(const PgQuery__MergeStmt* s, const Level* parent, bool hi
   lvl.parent = parent;
   lvl.parent_hidden = hidden;
   withClause(s->with_clause, lvl);
-  if (s->relation != nullptr) lvl.top.push_back(add(relationItem(s->relation, lvl, true), lvl));
-  lvl.top.push_back(fromItem(s->source_relation, lvl));
+  std::optional<Item> target;
+  if (s->relation != nullptr) {
+    target = relationItem(s->relation, lvl, true);
+    lvl.top.push_back(add(*target, lvl));
+  }
+  const ItemPtr source = fromItem(s->source_relation, lvl);
+  lvl.top.push_back(source);
   side(&s->base, lvl, {"with_clause", "relation", "source_relation"});
+  // The WHEN clauses' assignments are not followed: whatever the source
+  // reads may be stored in any column of the target.
+  if (target && source) {
+    ColumnLineage all;
+    for (const ColumnLineage& c : source->columns) merge(all, c);
+    merge(all, source->rest);
+    if (!source->complete) unknown(all);
+    write(*target, s->relation, "*", all);
+  }
 }
 
 }  // namespace lineage_detail

@@ -58,6 +58,15 @@ struct ColumnLineage {
   bool untraceable = false;
 };
 
+/// A value a statement stores: INSERT's columns, UPDATE's SET, ON CONFLICT
+/// DO UPDATE, and MERGE (whose assignments are not followed: `column` "*"
+/// with everything its source reads).
+struct ColumnWrite {
+  RelationRef table;  ///< resolved, or as written when the resolver did not know it
+  std::string column;
+  ColumnLineage value;
+};
+
 /// The lineage of one statement's result.
 struct QueryLineage {
   /// The statement returns rows: SELECT / VALUES / TABLE; INSERT, UPDATE,
@@ -93,6 +102,9 @@ struct QueryLineage {
   bool execute = false;
   /// COPY t (a, b) TO ...: the column list as written (empty: all columns).
   std::vector<std::string> copy_columns;
+  /// Stored values computed from other columns, in data-modifying CTEs
+  /// too; values that read no column (constants, parameters) are left out.
+  std::vector<ColumnWrite> writes;
 };
 
 /// The catalog as lineage needs it. Implementations answer from a snapshot

@@ -190,6 +190,15 @@ class Tracer {
     return o;
   }
   void result(Output o, bool returns_rows);
+  /// Records that `value` is stored in `column` of `target` (QueryLineage::writes).
+  void write(const Item& target, const PgQuery__RangeVar* rv, std::string_view column,
+             const ColumnLineage& value) {
+    if (value.sources.empty() && value.whole_rows.empty() && !value.untraceable) return;
+    RelationRef ref = target.table ? *target.table
+                                   : RelationRef{std::string(view(rv->schemaname)),
+                                                 std::string(view(rv->relname))};
+    out_.writes.push_back({std::move(ref), std::string(column), value});
+  }
   void copy(const PgQuery__CopyStmt* c);
   void explain(const PgQuery__ExplainStmt* e);
 

@@ -720,6 +720,21 @@ PSQL_CASES = [
      4, _any),
     ("casts", "SELECT id, birth::text, salary::text, ref::text, salary::float8, birth + 0 FROM mcust ORDER BY id",
      4, _any),
+    ("column_alias_list", "SELECT b, c FROM mcust AS x(a, b, c) ORDER BY a", 4, _any),
+    ("array_sublink", "SELECT ARRAY(SELECT email FROM mcust ORDER BY id)", 1, _any),
+    ("lateral", "SELECT m.id, l.e FROM mcust m, LATERAL (SELECT m.ssn AS e) l ORDER BY m.id", 4, _any),
+    ("window", "SELECT id, first_value(email) OVER (ORDER BY id), lag(ssn) OVER (ORDER BY id) "
+     "FROM mcust ORDER BY id", 4, _any),
+    ("xmlelement", "SELECT xmlelement(name e, email) FROM mcust ORDER BY id", 4, _any),
+    ("row_constructor", "SELECT ROW(email, ssn)::text FROM mcust ORDER BY id", 4, _any),
+    ("table_name_as_row", "SELECT mcust FROM mcust ORDER BY id", 4, _any),
+    ("union_other_table", "SELECT email FROM mcust UNION ALL SELECT label FROM mplain", 24, _any),
+    ("grouping_sets", "SELECT email, count(*) FROM mcust GROUP BY GROUPING SETS ((email), ()) "
+     "ORDER BY 1", 5, _any),
+    ("values_join", "SELECT v.x, m.card FROM (VALUES (1), (2)) v(x) JOIN mcust m ON m.id = v.x "
+     "ORDER BY 1", 2, _any),
+    ("cte_dml_free", "WITH RECURSIVE r(n, e) AS (SELECT 1, email FROM mcust WHERE id = 1 "
+     "UNION ALL SELECT n + 1, e FROM r WHERE n < 3) SELECT e FROM r", 3, _any),
     ("prepare_execute", "PREPARE mp AS SELECT * FROM mcust ORDER BY id;\nEXECUTE mp;\nEXECUTE mp;\n", 8,
      lambda rows: (check_rows(_full(rows[:4]), "alice", "EXECUTE 1"),
                    check_rows(_full(rows[4:]), "alice", "EXECUTE 2"))),
@@ -1119,6 +1134,15 @@ def test_returning_is_masked(mgw, relay, pg):
     with r.connect(mgw, "bob", autocommit=False) as c:
         got = c.execute("UPDATE mcust SET note = note WHERE id = 1 RETURNING email, ssn, card, id").fetchone()
         assert got == ("***@example.com", "***", "***************1111", 1)
+        # Through a data-modifying CTE, and with the value moved to another column.
+        got = c.execute("WITH d AS (UPDATE mcust SET note = note WHERE id = 1 RETURNING email, ssn) "
+                        "SELECT * FROM d").fetchone()
+        assert got == ("***@example.com", "***")
+        # The RETURNING value is computed (upper(email)), not the stored
+        # column PostgreSQL names: redacted whole, not by the email function.
+        got = c.execute("INSERT INTO mcust (id, email) SELECT 70, upper(email) FROM mcust WHERE id = 1 "
+                        "RETURNING email, id").fetchone()
+        assert got == ("***", 70), got
         row = c.execute("INSERT INTO mcust (id, email, ssn, card, phone, birth, salary) "
                         "VALUES (%(id)s, %(email)s, %(ssn)s, %(card)s, %(phone)s, %(birth)s, %(salary)s) "
                         "RETURNING *", NEW).fetchone()
@@ -1385,3 +1409,38 @@ def test_foreign_key_detail_naming_another_table_is_redacted(mgw, relay, pg):
         with psycopg.connect(pg.dsn("gw_scram", "app"), autocommit=True) as d:
             d.execute("DROP TABLE IF EXISTS mref")
             d.execute("DROP INDEX IF EXISTS mcust_ssn_key")
+
+
+WRITE_REFUSED = [
+    ("insert_select", "INSERT INTO mplain (id, label) SELECT 100 + id, email FROM mcust"),
+    ("update_subquery", "UPDATE mplain SET label = (SELECT ssn FROM mcust WHERE id = 1) WHERE id = 1"),
+    ("same_table_uncovered", "UPDATE mcust SET note = email WHERE id = 1"),
+    ("expression", "UPDATE mcust SET note = 'x' || reverse(card) WHERE id = 1"),
+    ("whole_row", "INSERT INTO mplain (id, label) SELECT 100 + id, m::text FROM mcust m"),
+    ("cte", "WITH s AS (SELECT id, phone FROM mcust) INSERT INTO mplain (id, label) "
+     "SELECT 300 + id, phone FROM s"),
+    ("upsert", "INSERT INTO mplain (id, label) VALUES (1, 'x') ON CONFLICT (id) DO UPDATE "
+     "SET label = (SELECT email FROM mcust WHERE id = 1)"),
+    ("merge", "MERGE INTO mplain p USING mcust m ON p.id = m.id WHEN MATCHED THEN UPDATE SET label = m.email"),
+    # card keeps its last 4 characters: ssn's would show.
+    ("weaker_rule", "UPDATE mcust SET card = ssn WHERE id = 1"),
+]
+
+
+@pytest.mark.parametrize("case", WRITE_REFUSED, ids=[c[0] for c in WRITE_REFUSED])
+def test_copying_a_masked_value_where_no_rule_covers_it_is_refused(mgw, relay, pg, case):
+    """A subject with write access could copy a masked value into a column
+    no rule covers and read it back raw: such statements are refused."""
+    r = relay(mgw)
+    with r.connect(mgw, "bob", autocommit=False) as c:
+        with pytest.raises(psycopg.errors.InsufficientPrivilege) as ei:
+            c.execute(case[1])
+        assert "no masking rule covers for you as well" in str(ei.value), str(ei.value)
+        c.rollback()
+        # Writes that keep values covered, or store no masked value, run.
+        c.execute("UPDATE mcust SET email = lower(email), ssn = left(card, 11) WHERE id = 1")
+        c.execute("INSERT INTO mplain (id, label) VALUES (500, 'x')")
+        c.rollback()
+    r.assert_clean("bob", f"write refused {case[0]}")
+    with psycopg.connect(pg.dsn("gw_scram", "app"), autocommit=True) as d:
+        assert d.execute("SELECT count(*) FROM mplain WHERE id > 20").fetchone() == (0,)

@@ -555,6 +555,43 @@ TEST(Lineage, RandomTextNeverCrashes) {
   }
 }
 
+/// "table.column <- sources" for each write, for compact expectations.
+std::vector<std::string> writes(const std::string& sql) {
+  std::vector<std::string> out;
+  for (const ColumnWrite& w : one(sql).writes) {
+    std::string s = w.table.name + "." + w.column + " <-";
+    for (const SourceColumn& src : w.value.sources) s += " " + src.relation + "." + src.column;
+    for (const RelationRef& r : w.value.whole_rows) s += " " + r.name + ".*";
+    if (w.value.untraceable) s += " ?";
+    out.push_back(s);
+  }
+  return out;
+}
+
+TEST(Lineage, WritesRecordStoredValuesComputedFromColumns) {
+  EXPECT_THAT(writes("INSERT INTO orders (note, total) SELECT email, id FROM users"),
+              ElementsAre("orders.note <- users.email", "orders.total <- users.id"));
+  EXPECT_THAT(writes("INSERT INTO orders (note) VALUES ('x'), ($1)"), IsEmpty());
+  EXPECT_THAT(writes("UPDATE orders SET note = u.phone, total = 1 FROM users u WHERE u.id = 1"),
+              ElementsAre("orders.note <- users.phone"));
+  EXPECT_THAT(writes("UPDATE users SET name = lower(email)"),
+              ElementsAre("users.name <- users.email"));
+  EXPECT_THAT(writes("INSERT INTO orders (note) SELECT u::text FROM users u"),
+              ElementsAre("orders.note <- users.*"));
+  // Inside a data-modifying CTE, and for the columns of an INSERT without a list.
+  EXPECT_THAT(
+      writes("WITH c AS (INSERT INTO orders SELECT id, id, id, email FROM users RETURNING 1) "
+             "SELECT * FROM c"),
+      ElementsAre("orders.id <- users.id", "orders.user_id <- users.id", "orders.total <- users.id",
+                  "orders.note <- users.email"));
+  EXPECT_THAT(writes("INSERT INTO orders (id, note) VALUES (1, 'x') ON CONFLICT (id) DO UPDATE "
+                     "SET note = (SELECT email FROM users LIMIT 1)"),
+              ElementsAre("orders.note <- users.email"));
+  EXPECT_THAT(writes("MERGE INTO orders o USING users u ON o.user_id = u.id "
+                     "WHEN MATCHED THEN UPDATE SET note = u.email"),
+              ElementsAre("orders.* <- users.id users.email users.phone users.name"));
+}
+
 }  // namespace
 }  // namespace test
 }  // namespace pgw::sql
