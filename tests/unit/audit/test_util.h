@@ -14,28 +14,11 @@
 #include "audit/event.h"
 #include "audit/jsonl_sink.h"
 #include "audit/sqlite_sink.h"
+#include "support/temp_dir.h"
 
 namespace pgw::audit::testing {
 
-class TempDir {
- public:
-  TempDir() {
-    std::string tmpl = (std::filesystem::temp_directory_path() / "pgw_audit_XXXXXX").string();
-    if (::mkdtemp(tmpl.data()) == nullptr) throw std::runtime_error("mkdtemp failed");
-    path_ = tmpl;
-  }
-  ~TempDir() {
-    std::error_code ec;
-    std::filesystem::remove_all(path_, ec);
-  }
-  TempDir(const TempDir&) = delete;
-  TempDir& operator=(const TempDir&) = delete;
-  const std::string& path() const { return path_; }
-  std::string file(const std::string& rel) const { return path_ + "/" + rel; }
-
- private:
-  std::string path_;
-};
+using TempDir = test_support::TempDir;
 
 /// A statement event; `i` varies every field that has an index column.
 inline AuditEvent statement(int i, TimePoint time = nowUs()) {

@@ -7,12 +7,12 @@
 #include <string>
 
 #include "config/config.h"
-#include "temp_dir.h"
+#include "support/temp_dir.h"
 
 namespace pgw::config {
 namespace {
 
-using testing::TempDir;
+using test_support::TempDir;
 
 constexpr const char* kConnections = R"(
 connections:

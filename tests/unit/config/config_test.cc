@@ -8,13 +8,13 @@
 
 #include <string>
 
-#include "temp_dir.h"
+#include "support/temp_dir.h"
 
 namespace pgw::config {
 namespace {
 
 using std::chrono::milliseconds;
-using testing::TempDir;
+using test_support::TempDir;
 
 /// 32 bytes of base64, the size of a SCRAM-SHA-256 StoredKey / ServerKey.
 constexpr const char* kKey32 = "q1mnPMHh2RgCMoV8QDAVyOGL6iBv5Wk0eNzvGhXbzfI=";

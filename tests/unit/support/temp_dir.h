@@ -1,6 +1,7 @@
 #pragma once
-/// A scratch directory for config tests (certificates, secret files),
-/// removed when the test ends.
+/// A scratch directory for unit tests (databases, key files, configs),
+/// removed with everything in it when the test ends. Shared by the module
+/// test binaries (tests/CMakeLists.txt puts tests/unit on their include path).
 
 #include <stdlib.h>
 
@@ -9,12 +10,12 @@
 #include <stdexcept>
 #include <string>
 
-namespace pgw::config::testing {
+namespace pgw::test_support {
 
 class TempDir {
  public:
   TempDir() {
-    std::string tmpl = (std::filesystem::temp_directory_path() / "pgw_config_XXXXXX").string();
+    std::string tmpl = (std::filesystem::temp_directory_path() / "pgw_test_XXXXXX").string();
     if (::mkdtemp(tmpl.data()) == nullptr) throw std::runtime_error("mkdtemp failed");
     path_ = tmpl;
   }
@@ -26,10 +27,11 @@ class TempDir {
   TempDir& operator=(const TempDir&) = delete;
 
   const std::string& path() const { return path_; }
-
+  /// The absolute path of `rel` inside the directory (not created).
+  std::string file(const std::string& rel) const { return path_ + "/" + rel; }
   /// Writes `content` to `rel` (parents created); returns the absolute path.
   std::string write(const std::string& rel, const std::string& content) const {
-    std::filesystem::path p = std::filesystem::path(path_) / rel;
+    const std::filesystem::path p = std::filesystem::path(path_) / rel;
     std::filesystem::create_directories(p.parent_path());
     std::ofstream(p, std::ios::binary) << content;
     return p.string();
@@ -39,4 +41,4 @@ class TempDir {
   std::string path_;
 };
 
-}  // namespace pgw::config::testing
+}  // namespace pgw::test_support
