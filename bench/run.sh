@@ -24,6 +24,8 @@ usage: bench/run.sh [options]
                          and pgwarden-mask (bench/mask_policy.yaml: 2 masked columns)
       --mask-rows N      rows of the --mask table (default 1000000)
       --rounds N         --mask: fetches per target and cell (default 5; the median is reported)
+      --repeat N         pgbench cells: run every cell N times (rotating the target order),
+                         report the median TPS and latency (default 1)
       --idle-conns N     idle connections for the memory measurement (default 1000)
       --no-rss           skip the memory measurement
       --keep             keep the temp directory (logs, configs) for inspection
@@ -44,6 +46,7 @@ policy_cells=0
 mask_mode=0
 mask_rows=1000000
 mask_rounds=5
+repeat=1
 idle_conns=1000
 measure_rss=1
 keep=0
@@ -57,6 +60,7 @@ while (($#)); do
     --mask) targets_arg="direct,pgbouncer,pgwarden-plain,pgwarden-mask"; mask_mode=1; shift ;;
     --mask-rows) mask_rows=$2; shift 2 ;;
     --rounds) mask_rounds=$2; shift 2 ;;
+    --repeat) repeat=$2; shift 2 ;;
     --idle-conns) idle_conns=$2; shift 2 ;;
     --no-rss) measure_rss=0; shift ;;
     --keep) keep=1; shift ;;
@@ -66,8 +70,8 @@ while (($#)); do
 done
 [[ $seconds =~ ^[0-9]+$ && $scale =~ ^[0-9]+$ && $idle_conns =~ ^[0-9]+$ ]] ||
   { echo "run.sh: -T, -s and --idle-conns take integers" >&2; exit 2; }
-[[ $mask_rows =~ ^[1-9][0-9]*$ && $mask_rounds =~ ^[1-9][0-9]*$ ]] ||
-  { echo "run.sh: --mask-rows and --rounds take positive integers" >&2; exit 2; }
+[[ $mask_rows =~ ^[1-9][0-9]*$ && $mask_rounds =~ ^[1-9][0-9]*$ && $repeat =~ ^[1-9][0-9]*$ ]] ||
+  { echo "run.sh: --mask-rows, --rounds and --repeat take positive integers" >&2; exit 2; }
 
 pgwarden_bin=${PGWARDEN_BIN:-$repo/build-release/pgwarden}
 pg_bindir=${PG_BINDIR:-/usr/lib/postgresql/15/bin}
@@ -573,8 +577,8 @@ if ((policy_cells)); then
     "tpcb-simple|8|-M simple"
   )
 fi
-n_runs=$((${#cells[@]} * ${#targets[@]}))
-log "targets: ${targets[*]}; ${#cells[@]} cells x ${#targets[@]} targets x ${seconds}s (~$((n_runs * (seconds + 1) / 60 + 1)) min)"
+n_runs=$((${#cells[@]} * ${#targets[@]} * repeat))
+log "targets: ${targets[*]}; ${#cells[@]} cells x ${#targets[@]} targets x $repeat x ${seconds}s (~$((n_runs * (seconds + 1) / 60 + 1)) min)"
 
 for t in "${targets[@]}"; do
   run_pgbench "$t" warmup 8 3 -S -M prepared
@@ -582,6 +586,7 @@ done
 : >"$results"
 
 cell_no=0
+for ((rep = 1; rep <= repeat; rep++)); do
 for cell in "${cells[@]}"; do
   IFS='|' read -r label clients args <<<"$cell"
   # Interleave the targets per cell and rotate who goes first, so that drift
@@ -598,6 +603,7 @@ for cell in "${cells[@]}"; do
     run_pgbench "$t" "$label" "$clients" "$seconds" $args
   done
   cell_no=$((cell_no + 1))
+done
 done
 
 # --- memory per idle connection ------------------------------------------------
@@ -652,14 +658,25 @@ report() {
   [[ -n ${port[pgwarden]:-} ]] && echo "- $("$pgwarden_bin" version 2>/dev/null | head -1) ($pgwarden_bin), default workers"
   [[ -n ${port[pgbouncer]:-} ]] && echo "- $(pgbouncer --version | head -1), pool_mode=session"
   echo "- all targets over TCP 127.0.0.1, SCRAM, sslmode=disable"
+  ((repeat > 1)) && echo "- every cell run $repeat times, target order rotating; the table shows medians"
   echo
   echo "| mode | clients | target | TPS | avg latency ms | vs direct | added latency µs/query |"
   echo "|---|---:|---|---:|---:|---:|---:|"
   awk -F'\t' '
-    { key = $1 "|" $2; tps[key, $3] = $4; lat[key, $3] = $5
+    # The median of the runs of a cell and target (--repeat); "nan" if any failed.
+    function median(list,   v, c, i, j, t) {
+      c = split(list, v, " ")
+      for (i = 1; i <= c; i++) if (v[i] == "nan") return "nan"
+      for (i = 2; i <= c; i++) { t = v[i] + 0; for (j = i - 1; j >= 1 && v[j] + 0 > t; j--) v[j + 1] = v[j]; v[j + 1] = t }
+      return c % 2 ? v[(c + 1) / 2] : (v[c / 2] + v[c / 2 + 1]) / 2
+    }
+    { key = $1 "|" $2
+      tl[key, $3] = tl[key, $3] (tl[key, $3] == "" ? "" : " ") $4
+      ll[key, $3] = ll[key, $3] (ll[key, $3] == "" ? "" : " ") $5
       if (!(key in seen)) { seen[key] = 1; order[++n] = key }
       if (!(($3) in tseen)) { tseen[$3] = 1; torder[++m] = $3 } }
     END {
+      for (kt in tl) { tps[kt] = median(tl[kt]); lat[kt] = median(ll[kt]) }
       for (i = 1; i <= n; i++) {
         split(order[i], k, "|")
         dt = tps[order[i], "direct"]; dl = lat[order[i], "direct"]
@@ -673,6 +690,19 @@ report() {
           printf "| %s | %s | %s | %s | %s | %s | %s |\n", k[1], k[2], t,
             (x == "nan" ? "failed" : sprintf("%.0f", x)), (l == "nan" ? "–" : sprintf("%.3f", l)), ratio, added
         }
+      }
+      # The cost of auditing: the audit targets against the same policy without it.
+      for (j = 1; j <= m; j++) {
+        t = torder[j]
+        if (t !~ /^pgwarden-audit/ || !("pgwarden-policy" in tseen)) continue
+        line = ""
+        for (i = 1; i <= n; i++) {
+          split(order[i], k, "|")
+          x = tps[order[i], t]; b = tps[order[i], "pgwarden-policy"]
+          if (x == "" || b == "" || x == "nan" || b == "nan" || b <= 0) continue
+          line = line sprintf("%s%s c=%s **%.2f**", line == "" ? "" : ", ", k[1], k[2], x / b)
+        }
+        if (line != "") printf "\n- %s / pgwarden-policy: %s\n", t, line
       }
     }' "$results"
   if ((${#rss_rows[@]})); then
