@@ -343,3 +343,66 @@ def test_kill_9_with_synchronous_loses_no_answered_statement(module_gateway, tab
     # Every statement a client saw answered is in the trail (those in flight
     # at the kill may be there too).
     assert recorded >= answered, (recorded, answered)
+
+
+def sqlite_hashes(gw) -> list[str]:
+    with sqlite3.connect(f"file:{gw.workdir / 'audit.db'}?mode=ro", uri=True) as c:
+        return [r[0] for r in c.execute("SELECT hash FROM audit_events ORDER BY seq")]
+
+
+def chattr(flag: str, path) -> None:
+    subprocess.run(["chattr", flag, str(path)], check=True, timeout=10)
+
+
+@pytest.mark.parametrize("on_full", ["block", "reject"])
+def test_a_read_only_sink_blocks_or_rejects_and_catches_up(module_gateway, table, on_full):
+    """The JSON Lines file turns read-only (immutable: writes fail even for
+    root, as on a full disk); the SQLite sink goes on, the queue fills, then
+    on_full applies. Once the file is writable again it receives every
+    record it missed, in order, and both trails verify."""
+    cfg = {"sinks": [{"type": "sqlite", "path": "audit.db"}, {"type": "jsonl", "path": "audit.jsonl"}],
+           "queue": 4, "batch": 1, "on_full": on_full}
+    gw = module_gateway.start(extra={"policies": POLICIES, "audit": cfg})
+    jsonl = gw.workdir / "audit.jsonl"
+    with gw.connect(user="bob", autocommit=True) as c:
+        c.execute("SELECT 1 AS before_read_only")
+        harness.wait_for(lambda: "before_read_only" in jsonl.read_text(), 10, "the first record")
+        chattr("+i", jsonl)
+        results = []
+        try:
+            def run_many():
+                try:
+                    with gw.connect(user="bob", autocommit=True) as c2:
+                        for i in range(10):
+                            c2.execute(f"SELECT {i} AS while_read_only")
+                            results.append("ok")
+                except psycopg.Error as e:
+                    results.append(e.sqlstate or str(e))
+
+            t = threading.Thread(target=run_many)
+            t.start()
+            time.sleep(3)
+            if on_full == "block":
+                assert t.is_alive() and len(results) < 10, results
+            else:
+                t.join(timeout=10)
+                assert "53000" in results, results
+        finally:
+            chattr("-i", jsonl)
+        t.join(timeout=30)
+        assert not t.is_alive()
+        if on_full == "block":
+            assert results == ["ok"] * 10
+
+        def after():
+            try:
+                return c.execute("SELECT 1 AS after_read_only").fetchone()
+            except psycopg.errors.InsufficientResources:
+                return None
+        harness.wait_for(after, 15, "a statement once the file is writable")
+    harness.wait_for(lambda: "after_read_only" in jsonl.read_text(), 15, "the file caught up")
+    assert "OK" in cli("verify", "--db", str(gw.workdir / "audit.db")).stdout
+    assert "OK" in cli("verify", "--file", str(jsonl)).stdout
+    # Both sinks hold the same chain: the file lost nothing while it was read-only.
+    file_records = [json.loads(ln) for ln in jsonl.read_text().splitlines() if ln.strip()]
+    assert [r["hash"] for r in file_records] == sqlite_hashes(gw)
