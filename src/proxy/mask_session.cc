@@ -380,11 +380,8 @@ void MaskSession::describe() {
 }
 
 void MaskSession::close(char target, std::string_view name) {
-  if (target == 'P') {
-    portals_.erase(std::string(name));
-  } else {
-    statements_.erase(std::string(name));
-  }
+  auto& closed = target == 'P' ? portals_ : statements_;
+  closed.erase(std::string(name));
 }
 
 void MaskSession::sync() {
