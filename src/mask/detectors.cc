@@ -10,8 +10,9 @@
 
 #include <algorithm>
 #include <array>
-#include <cctype>
 #include <optional>
+
+#include "common/ascii.h"
 
 namespace pgw::mask {
 namespace {
@@ -156,10 +157,10 @@ bool isDigitAt(std::string_view s, size_t i) {
   return i < s.size() && s[i] >= '0' && s[i] <= '9';
 }
 bool isAlnumAt(std::string_view s, size_t i) {
-  return i < s.size() && std::isalnum(static_cast<unsigned char>(s[i])) != 0;
+  return i < s.size() && ascii::isAlnum(s[i]);
 }
 bool isHexAt(std::string_view s, size_t i) {
-  return i < s.size() && std::isxdigit(static_cast<unsigned char>(s[i])) != 0;
+  return i < s.size() && ascii::isHex(s[i]);
 }
 
 bool luhn(std::string_view digits) {

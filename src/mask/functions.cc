@@ -4,24 +4,14 @@
 
 #include <vector>
 
+#include "common/ascii.h"
+
 namespace pgw::mask::detail {
 namespace {
 
 constexpr char kHex[] = "0123456789abcdef";
 
-bool isDigit(char c) {
-  return c >= '0' && c <= '9';
-}
-bool isAsciiAlpha(char c) {
-  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
-}
-// ASCII only, unlike <cctype>'s, which ask the C locale on every call.
-bool isAsciiAlnum(char c) {
-  return isDigit(c) || isAsciiAlpha(c);
-}
-bool isAsciiSpace(char c) {
-  return c == ' ' || (c >= '\t' && c <= '\r');
-}
+using ascii::isDigit;
 
 bool luhnValid(std::string_view digits) {
   int sum = 0;
@@ -59,7 +49,7 @@ bool isDomain(std::string_view d) {
     return false;
   for (char c : d) {
     const auto u = static_cast<unsigned char>(c);
-    if (!isAsciiAlnum(c) && c != '-' && c != '.' && u < 0x80) return false;
+    if (!ascii::isAlnum(c) && c != '-' && c != '.' && u < 0x80) return false;
   }
   return true;
 }
@@ -85,7 +75,7 @@ bool emailText(std::string_view s, std::string& out) {
   const size_t at = s.rfind('@');
   if (at == std::string_view::npos || at == 0) return false;
   for (size_t i = 0; i < at; ++i) {
-    if (isAsciiSpace(s[i])) return false;
+    if (ascii::isSpace(s[i])) return false;
   }
   const std::string_view domain = s.substr(at + 1);
   if (!isDomain(domain)) return false;
@@ -103,8 +93,8 @@ void fpeText(const Hmac& key, std::string_view s, std::string& out) {
   for (size_t i = 0; i < s.size(); ++i) {
     const auto u = static_cast<unsigned char>(s[i]);
     if (isDigit(s[i])) digits += s[i];
-    if (isAsciiAlnum(s[i]) || u >= 0x80) canonical += s[i];
-    if (isAsciiAlnum(s[i]) || (u & 0xC0) == 0xC0) ++replaced;
+    if (ascii::isAlnum(s[i]) || u >= 0x80) canonical += s[i];
+    if (ascii::isAlnum(s[i]) || (u & 0xC0) == 0xC0) ++replaced;
   }
   std::vector<uint8_t> stream(replaced);
   key.stream("fpe", canonical, stream);
@@ -116,7 +106,7 @@ void fpeText(const Hmac& key, std::string_view s, std::string& out) {
     if (isDigit(c)) {
       out += static_cast<char>('0' + stream[k++] % 10);
       ++i;
-    } else if (isAsciiAlpha(c)) {
+    } else if (ascii::isAlpha(c)) {
       out += static_cast<char>((c >= 'a' ? 'a' : 'A') + stream[k++] % 26);
       ++i;
     } else if ((u & 0xC0) == 0xC0) {

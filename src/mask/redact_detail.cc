@@ -4,6 +4,8 @@
 #include <cctype>
 #include <vector>
 
+#include "common/ascii.h"
+
 namespace pgw::mask {
 namespace {
 
@@ -17,8 +19,7 @@ bool equalsNoCase(std::string_view a, std::string_view b) {
 }
 
 bool isIdentChar(char c) {
-  return std::isalnum(static_cast<unsigned char>(c)) != 0 || c == '_' || c == '$' ||
-         static_cast<unsigned char>(c) >= 0x80;
+  return ascii::isAlnum(c) || c == '_' || c == '$' || static_cast<unsigned char>(c) >= 0x80;
 }
 
 /// Whether a column expression ("email", "lower((email)::text)", "\"E-mail\"")

@@ -1,0 +1,25 @@
+#pragma once
+/// ASCII character classes. Unlike <cctype>'s, these never consult the C
+/// locale (a call per character on hot paths: masking, detectors) and take
+/// a `char` directly; bytes >= 0x80 are in no class.
+
+namespace pgw::ascii {
+
+inline bool isDigit(char c) {
+  return c >= '0' && c <= '9';
+}
+inline bool isAlpha(char c) {
+  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
+}
+inline bool isAlnum(char c) {
+  return isDigit(c) || isAlpha(c);
+}
+inline bool isHex(char c) {
+  return isDigit(c) || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
+}
+/// Space, \t, \n, \v, \f, \r: what isspace() accepts in the C locale.
+inline bool isSpace(char c) {
+  return c == ' ' || (c >= '\t' && c <= '\r');
+}
+
+}  // namespace pgw::ascii
