@@ -42,7 +42,11 @@ void Tracer::statement(const Node* stmt) {
   if (stmt == nullptr || !step.ok()) return;
   switch (stmt->node_case) {
     case PG_QUERY__NODE__NODE_SELECT_STMT:  // SELECT INTO writes its result to a table
-      result(query(stmt, nullptr), stmt->select_stmt->into_clause == nullptr);
+      if (const PgQuery__IntoClause* into = stmt->select_stmt->into_clause) {
+        intoTable(into, query(stmt, nullptr));
+      } else {
+        result(query(stmt, nullptr), true);
+      }
       break;
     case PG_QUERY__NODE__NODE_INSERT_STMT:
       result(query(stmt, nullptr), stmt->insert_stmt->n_returning_list > 0);
@@ -88,7 +92,11 @@ void Tracer::statement(const Node* stmt) {
       out_.has_result = true;
       break;
     case PG_QUERY__NODE__NODE_CREATE_TABLE_AS_STMT:  // the result goes into a table
-      query(stmt->create_table_as_stmt->query, nullptr);
+      if (const PgQuery__IntoClause* into = stmt->create_table_as_stmt->into) {
+        intoTable(into, query(stmt->create_table_as_stmt->query, nullptr));
+      } else {
+        query(stmt->create_table_as_stmt->query, nullptr);
+      }
       break;
     case PG_QUERY__NODE__NODE_CALL_STMT:
       // A procedure's OUT arguments come back as a row computed by code we
@@ -100,6 +108,27 @@ void Tracer::statement(const Node* stmt) {
       break;
     default:
       break;
+  }
+}
+
+void Tracer::intoTable(const PgQuery__IntoClause* into, const Output& o) {
+  if (into->rel == nullptr) return;
+  const RelationRef table{std::string(view(into->rel->schemaname)),
+                          std::string(view(into->rel->relname))};
+  const Nodes names = items(into->col_names, into->n_col_names);
+  for (size_t i = 0; i < o.columns.size(); ++i) {
+    const ColumnLineage& value = o.columns[i];
+    if (value.sources.empty() && value.whole_rows.empty() && !value.untraceable) continue;
+    std::string column = value.name;
+    if (i < names.size() && is(names[i], PG_QUERY__NODE__NODE_STRING)) {
+      column = std::string(view(names[i]->string->sval));
+    }
+    out_.writes.push_back({table, std::move(column), value});
+  }
+  if (!o.complete) {
+    ColumnLineage all;
+    mergeAll(all, o);
+    out_.writes.push_back({table, "*", std::move(all)});
   }
 }
 

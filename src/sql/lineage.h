@@ -59,8 +59,9 @@ struct ColumnLineage {
 };
 
 /// A value a statement stores: INSERT's columns, UPDATE's SET, ON CONFLICT
-/// DO UPDATE, and MERGE (whose assignments are not followed: `column` "*"
-/// with everything its source reads).
+/// DO UPDATE, CREATE TABLE AS / SELECT INTO (the new table's columns), and
+/// MERGE (whose assignments are not followed: `column` "*" with everything
+/// its source reads).
 struct ColumnWrite {
   RelationRef table;  ///< resolved, or as written when the resolver did not know it
   std::string column;

@@ -190,6 +190,8 @@ class Tracer {
     return o;
   }
   void result(Output o, bool returns_rows);
+  /// CREATE TABLE AS / SELECT INTO: each output column is stored in the new table.
+  void intoTable(const PgQuery__IntoClause* into, const Output& o);
   /// Records that `value` is stored in `column` of `target` (QueryLineage::writes).
   void write(const Item& target, const PgQuery__RangeVar* rv, std::string_view column,
              const ColumnLineage& value) {

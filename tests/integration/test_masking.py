@@ -106,9 +106,11 @@ POLICIES = [
     {"name": "writers", "subjects": {"ids": ["bob"]}, "connections": ["app"], "access": "write",
      "mask": MASK_RULES, "audit": {"parameters": "full"}},
     {"name": "clear", "subjects": {"ids": ["erin"]}, "connections": ["app"], "access": "read"},
+    {"name": "builders", "subjects": {"ids": ["frank"]}, "connections": ["app"], "access": "ddl",
+     "mask": MASK_RULES},
 ]
 EXTRA_USERS = [{"name": n, "password": f"{n.capitalize()}Pw-{secrets.token_hex(5)}"}
-               for n in ("carol", "dave", "erin")]
+               for n in ("carol", "dave", "erin", "frank")]
 
 SETUP_SQL = r"""
 DROP VIEW IF EXISTS mcust_v;
@@ -1444,3 +1446,25 @@ def test_copying_a_masked_value_where_no_rule_covers_it_is_refused(mgw, relay, p
     r.assert_clean("bob", f"write refused {case[0]}")
     with psycopg.connect(pg.dsn("gw_scram", "app"), autocommit=True) as d:
         assert d.execute("SELECT count(*) FROM mplain WHERE id > 20").fetchone() == (0,)
+
+
+
+@pytest.mark.parametrize("sql", [
+    "CREATE TABLE mleak AS SELECT id, email FROM mcust",
+    "CREATE TABLE mleak (a, b) AS SELECT id, ssn FROM mcust",
+    "SELECT card INTO TEMP mleak FROM mcust",
+    "CREATE MATERIALIZED VIEW mleak AS SELECT phone FROM mcust",
+], ids=["ctas", "ctas_columns", "select_into", "matview"])
+def test_a_new_table_cannot_take_masked_values(mgw, relay, pg, sql):
+    """With DDL access, CREATE TABLE AS / SELECT INTO would store masked
+    values in a table no rule covers: refused, like any such write."""
+    r = relay(mgw)
+    with r.connect(mgw, "frank") as c:
+        with pytest.raises(psycopg.errors.InsufficientPrivilege) as ei:
+            c.execute(sql)
+        assert "no masking rule covers" in str(ei.value), str(ei.value)
+        c.execute("CREATE TEMP TABLE mfine AS SELECT id, note FROM mcust")
+        assert c.execute("SELECT count(*) FROM mfine").fetchone() == (N_ROWS,)
+    r.assert_clean("alice", "create table as")
+    with psycopg.connect(pg.dsn("gw_scram", "app"), autocommit=True) as d:
+        assert d.execute("SELECT to_regclass('public.mleak')").fetchone() == (None,)

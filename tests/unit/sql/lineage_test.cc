@@ -587,6 +587,14 @@ TEST(Lineage, WritesRecordStoredValuesComputedFromColumns) {
   EXPECT_THAT(writes("INSERT INTO orders (id, note) VALUES (1, 'x') ON CONFLICT (id) DO UPDATE "
                      "SET note = (SELECT email FROM users LIMIT 1)"),
               ElementsAre("orders.note <- users.email"));
+  EXPECT_THAT(writes("CREATE TABLE copy AS SELECT id, lower(email) AS e FROM users"),
+              ElementsAre("copy.id <- users.id", "copy.e <- users.email"));
+  EXPECT_THAT(writes("CREATE TABLE copy (a, b) AS SELECT id, email FROM users"),
+              ElementsAre("copy.a <- users.id", "copy.b <- users.email"));
+  EXPECT_THAT(writes("SELECT phone INTO TEMP copy FROM users"),
+              ElementsAre("copy.phone <- users.phone"));
+  EXPECT_THAT(writes("CREATE MATERIALIZED VIEW mv AS SELECT note FROM orders"),
+              ElementsAre("mv.note <- orders.note"));
   EXPECT_THAT(writes("MERGE INTO orders o USING users u ON o.user_id = u.id "
                      "WHEN MATCHED THEN UPDATE SET note = u.email"),
               ElementsAre("orders.* <- users.id users.email users.phone users.name"));
