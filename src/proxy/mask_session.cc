@@ -121,6 +121,7 @@ void MaskSession::adopt(std::shared_ptr<const mask::CompiledMaskRules> rules, bo
   detectors_enabled_ =
       rules_->detectors() != nullptr ? rules_->detectorsFor(subject_.groups, subject_.id) : 0;
   plans_.clear();
+  relation_masked_.clear();
 }
 
 // ---------------------------------------------------------------------------
@@ -128,7 +129,7 @@ void MaskSession::adopt(std::shared_ptr<const mask::CompiledMaskRules> rules, bo
 // ---------------------------------------------------------------------------
 
 const std::vector<MaskSession::PlanPtr>* MaskSession::plansOf(std::string_view sql) const {
-  auto it = plans_.find(std::string(sql));
+  auto it = plans_.find(sql);
   return it == plans_.end() ? nullptr : &it->second;
 }
 
@@ -137,6 +138,7 @@ CatalogNeeds MaskSession::prepare(std::string_view sql) {
   if (cache_.generation() != cache_generation_) {
     cache_generation_ = cache_.generation();
     plans_.clear();
+    relation_masked_.clear();
   }
   const std::string key(sql);
   if (auto it = plans_.find(key); it != plans_.end()) {
@@ -267,13 +269,16 @@ const mask::MaskSpec* MaskSession::specFor(const std::string& schema, const std:
 
 bool MaskSession::relationHasMask(const std::string& schema, const std::string& table) const {
   auto candidates = cache_.byName(schema, table);
-  if (!candidates || candidates->empty()) return column_rules_;
+  if (!candidates || candidates->empty()) return column_rules_;  // unknown: not remembered
+  std::string key = schema;
+  key.append(".").append(table);
+  if (auto it = relation_masked_.find(key); it != relation_masked_.end()) return it->second;
+  bool masked = false;
   for (const auto& r : *candidates) {
-    for (const auto& c : r->columns) {
-      if (specFor(r->schema, r->name, c.name) != nullptr) return true;
-    }
+    for (const auto& c : r->columns) masked = masked || specFor(r->schema, r->name, c.name);
   }
-  return false;
+  relation_masked_.emplace(std::move(key), masked);
+  return masked;
 }
 
 bool MaskSession::namesMasked(const sql::StatementInfo& info) const {

@@ -164,8 +164,17 @@ class MaskSession final : public ResultFilter {
   CatalogCache& cache_;
   uint64_t cache_generation_ = 0;
 
-  std::unordered_map<std::string, std::vector<PlanPtr>> plans_;  ///< by SQL text
-  std::unordered_map<std::string, PlanPtr> statements_;          ///< Parse name
+  /// Looks plans up by the statement's text without copying it.
+  struct TextHash {
+    using is_transparent = void;
+    size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
+  };
+  std::unordered_map<std::string, std::vector<PlanPtr>, TextHash, std::equal_to<>>
+      plans_;  ///< by SQL text
+  /// relationHasMask() of relations the cache knows, by "schema.name"; it
+  /// runs per statement (audit) and per plan, over every column and rule.
+  mutable std::unordered_map<std::string, bool> relation_masked_;
+  std::unordered_map<std::string, PlanPtr> statements_;  ///< Parse name
   std::unordered_map<std::string, PlanPtr> portals_;
   std::unordered_map<std::string, PlanPtr> sql_prepared_;  ///< PREPARE name
   std::unordered_map<std::string, PlanPtr> cursors_;       ///< DECLARE name

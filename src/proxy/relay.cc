@@ -148,14 +148,8 @@ Result<RelayStep> BackendRelay::process(Bytes in, OutputPlan& plan) {
         observer_.onReadyForQuery(z->status);
       } else if (auto* e = std::get_if<protocol::ErrorResponse>(&*msg)) {
         endResult();
-        std::string& out = plan.beginProduced();
-        size_t start = out.size();
-        if (observer_.onError(e->fields, out)) {
-          plan.endProduced(start);
-          forwarded = true;
-        } else {
-          out.resize(start);
-        }
+        forwarded =
+            produce(plan, [&](std::string& out) { return observer_.onError(e->fields, out); });
       } else if (auto* c = std::get_if<protocol::CommandComplete>(&*msg)) {
         if (withheld_ > 0) {
           std::string& out = plan.beginProduced();

@@ -261,10 +261,20 @@ awaitable<bool> ClientSession::startup() {
 // Upstream
 // ---------------------------------------------------------------------------
 
-awaitable<bool> ClientSession::openUpstream() {
+UpstreamTarget ClientSession::upstreamTarget(const std::string& credential_name) const {
   UpstreamTarget target;
   target.connection = connection_;
-  target.credential_name = connection_->default_credential;
+  target.credential_name = credential_name;
+  target.credential = &connection_->credentials.at(credential_name);
+  if (auto it = state_->upstream_tls.find(connection_->name); it != state_->upstream_tls.end()) {
+    target.tls = it->second.get();
+  }
+  target.max_message_size = config_.max_message_size;
+  return target;
+}
+
+awaitable<bool> ClientSession::openUpstream() {
+  std::string credential_name = connection_->default_credential;
   const policy::CompiledPolicy* governing = nullptr;
   if (state_->policies) {
     // The first policy matching subject and connection governs the session;
@@ -279,15 +289,11 @@ awaitable<bool> ClientSession::openUpstream() {
       co_return false;
     }
     if (const std::string* cred = governing->credential(connection_->name)) {
-      target.credential_name = *cred;
+      credential_name = *cred;
     }
   }
-  target.credential = &connection_->credentials.at(target.credential_name);
-  credential_name_ = target.credential_name;
-  if (auto it = state_->upstream_tls.find(connection_->name); it != state_->upstream_tls.end()) {
-    target.tls = it->second.get();
-  }
-  target.max_message_size = config_.max_message_size;
+  UpstreamTarget target = upstreamTarget(credential_name);
+  credential_name_ = credential_name;
   for (const auto& [name, value] : startup_->params) {
     // Protocol parameters are matched exactly (as the server does); the rest
     // are settings, whose names the server reads case-insensitively.

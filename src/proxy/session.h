@@ -114,6 +114,10 @@ class ClientSession : public std::enable_shared_from_this<ClientSession>,
   void auditMessage(const protocol::FrontendMessage& msg, bool denied);
   void emitAudit(audit::AuditEvent&& event);
 
+  /// Where `credential_name` of the session's connection logs in: the
+  /// session's upstream and masking's metadata connection.
+  UpstreamTarget upstreamTarget(const std::string& credential_name) const;
+
   // Masking (session_mask.cc).
   std::shared_ptr<const mask::CompiledMaskRules> maskRulesFor(
       const GatewayState& state, const policy::CompiledPolicy& policy) const;

@@ -77,14 +77,7 @@ bool ClientSession::maskNeedsCatalog(const protocol::FrontendMessage& msg) {
 awaitable<bool> ClientSession::fetchCatalog() {
   CatalogNeeds needs = std::move(*catalog_needs_);
   catalog_needs_.reset();
-  UpstreamTarget target;
-  target.connection = connection_;
-  target.credential_name = credential_name_;
-  target.credential = &connection_->credentials.at(credential_name_);
-  if (auto it = state_->upstream_tls.find(connection_->name); it != state_->upstream_tls.end()) {
-    target.tls = it->second.get();
-  }
-  target.max_message_size = config_.max_message_size;
+  UpstreamTarget target = upstreamTarget(credential_name_);
   target.params.emplace_back("application_name", "pgwarden catalog");
   const auto ttl = config_.masking.catalog_ttl;
   Status s = co_await worker_.catalog().fetch(target, ttl, needs.relations, {}, needs.functions);

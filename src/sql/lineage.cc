@@ -209,9 +209,7 @@ Output Tracer::queryMessage(const ProtobufCMessage* m, const Level* parent, bool
 Output Tracer::select(const PgQuery__SelectStmt* s, const Level* parent, bool hidden) {
   const Step step(*this);
   if (!step.ok()) return unknownOutput();
-  Level lvl;
-  lvl.parent = parent;
-  lvl.parent_hidden = hidden;
+  Level lvl{.parent = parent, .parent_hidden = hidden};
   withClause(s->with_clause, lvl);
   Output out;
   if (s->larg != nullptr || s->rarg != nullptr) {  // UNION / INTERSECT / EXCEPT
@@ -371,9 +369,7 @@ bool Tracer::expandStar(const Node* val, const Level& lvl, Output& out) {
 }
 
 Output Tracer::insert(const PgQuery__InsertStmt* s, const Level* parent, bool hidden) {
-  Level lvl;
-  lvl.parent = parent;
-  lvl.parent_hidden = hidden;
+  Level lvl{.parent = parent, .parent_hidden = hidden};
   withClause(s->with_clause, lvl);
   if (s->relation == nullptr) return unknownOutput();
   const bool upsert =
@@ -422,9 +418,7 @@ Output Tracer::insert(const PgQuery__InsertStmt* s, const Level* parent, bool hi
 }
 
 Output Tracer::update(const PgQuery__UpdateStmt* s, const Level* parent, bool hidden) {
-  Level lvl;
-  lvl.parent = parent;
-  lvl.parent_hidden = hidden;
+  Level lvl{.parent = parent, .parent_hidden = hidden};
   withClause(s->with_clause, lvl);
   if (s->relation == nullptr) return unknownOutput();
   Item target = relationItem(s->relation, lvl, true);
@@ -445,9 +439,7 @@ Output Tracer::update(const PgQuery__UpdateStmt* s, const Level* parent, bool hi
 }
 
 Output Tracer::remove(const PgQuery__DeleteStmt* s, const Level* parent, bool hidden) {
-  Level lvl;
-  lvl.parent = parent;
-  lvl.parent_hidden = hidden;
+  Level lvl{.parent = parent, .parent_hidden = hidden};
   withClause(s->with_clause, lvl);
   if (s->relation == nullptr) return unknownOutput();
   lvl.top.push_back(add(relationItem(s->relation, lvl, true), lvl));
@@ -459,9 +451,7 @@ Output Tracer::remove(const PgQuery__DeleteStmt* s, const Level* parent, bool hi
 }
 
 void Tracer::mergeStmt(const PgQuery__MergeStmt* s, const Level* parent, bool hidden) {
-  Level lvl;
-  lvl.parent = parent;
-  lvl.parent_hidden = hidden;
+  Level lvl{.parent = parent, .parent_hidden = hidden};
   withClause(s->with_clause, lvl);
   std::optional<Item> target;
   if (s->relation != nullptr) {

@@ -230,6 +230,50 @@ def stall_sqlite(path):
     return c
 
 
+def run_while_impaired(gw, on_full: str, sql: str, impair, restore) -> None:
+    """Runs ten statements as bob in another session while a sink is impaired
+    (between `impair()` and `restore()`): with on_full block they wait, with
+    reject some fail with 53000; once restored, block's all succeed."""
+    results = []
+
+    def run_many():
+        try:
+            with gw.connect(user="bob", autocommit=True) as c2:
+                for _ in range(10):
+                    c2.execute(sql)
+                    results.append("ok")
+        except psycopg.Error as e:
+            results.append(e.sqlstate or str(e))
+
+    t = threading.Thread(target=run_many)
+    impair()
+    try:
+        t.start()
+        time.sleep(3)
+        if on_full == "block":
+            assert t.is_alive() and len(results) < 10, results  # waiting, not failing
+        else:
+            t.join(timeout=10)
+            assert "53000" in results, results
+    finally:
+        restore()
+    t.join(timeout=30)
+    assert not t.is_alive()
+    if on_full == "block":
+        assert results == ["ok"] * 10
+
+
+def run_once_accepting(c, sql: str, what: str) -> None:
+    """Runs `sql` on `c` once the queue takes statements again (reject: it
+    may still be draining)."""
+    def attempt():
+        try:
+            return c.execute(sql).fetchone()
+        except psycopg.errors.InsufficientResources:
+            return None
+    harness.wait_for(attempt, 15, what)
+
+
 @pytest.mark.parametrize("on_full", ["block", "reject"])
 def test_a_stalled_sink_blocks_or_rejects_as_configured(module_gateway, table, on_full):
     cfg = {"sinks": [{"type": "sqlite", "path": "audit.db"}], "queue": 4, "batch": 1,
@@ -237,41 +281,16 @@ def test_a_stalled_sink_blocks_or_rejects_as_configured(module_gateway, table, o
     gw = module_gateway.start(extra={"policies": POLICIES, "audit": cfg})
     with gw.connect(user="bob", autocommit=True) as c:
         c.execute("SELECT 1")
-        lock = stall_sqlite(gw.workdir / "audit.db")
-        try:
-            results = []
+        held = {}
 
-            def run_many():
-                try:
-                    with gw.connect(user="bob", autocommit=True) as c2:
-                        for _ in range(10):
-                            c2.execute("SELECT 2")
-                            results.append("ok")
-                except psycopg.Error as e:
-                    results.append(e.sqlstate or str(e))
+        def stall():
+            held["lock"] = stall_sqlite(gw.workdir / "audit.db")
 
-            t = threading.Thread(target=run_many)
-            t.start()
-            time.sleep(3)
-            if on_full == "block":
-                assert t.is_alive() and len(results) < 10  # waiting, not failing
-            else:
-                t.join(timeout=10)
-                assert "53000" in results
-        finally:
-            lock.execute("ROLLBACK")
-            lock.close()
-        t.join(timeout=30)
-        assert not t.is_alive()
-        if on_full == "block":
-            assert results == ["ok"] * 10
-
-        def after_stall():
-            try:
-                return c.execute("SELECT 3").fetchone()
-            except psycopg.errors.InsufficientResources:
-                return None  # reject: still draining
-        harness.wait_for(after_stall, 15, "a statement after the stall")
+        def release():
+            held["lock"].execute("ROLLBACK")
+            held["lock"].close()
+        run_while_impaired(gw, on_full, "SELECT 2", stall, release)
+        run_once_accepting(c, "SELECT 3", "a statement after the stall")
     harness.wait_for(lambda: events(gw, statement="SELECT 3"), 15, "its event")
     assert "OK" in cli("verify", "--db", str(gw.workdir / "audit.db")).stdout
 
@@ -367,39 +386,9 @@ def test_a_read_only_sink_blocks_or_rejects_and_catches_up(module_gateway, table
     with gw.connect(user="bob", autocommit=True) as c:
         c.execute("SELECT 1 AS before_read_only")
         harness.wait_for(lambda: "before_read_only" in jsonl.read_text(), 10, "the first record")
-        chattr("+i", jsonl)
-        results = []
-        try:
-            def run_many():
-                try:
-                    with gw.connect(user="bob", autocommit=True) as c2:
-                        for i in range(10):
-                            c2.execute(f"SELECT {i} AS while_read_only")
-                            results.append("ok")
-                except psycopg.Error as e:
-                    results.append(e.sqlstate or str(e))
-
-            t = threading.Thread(target=run_many)
-            t.start()
-            time.sleep(3)
-            if on_full == "block":
-                assert t.is_alive() and len(results) < 10, results
-            else:
-                t.join(timeout=10)
-                assert "53000" in results, results
-        finally:
-            chattr("-i", jsonl)
-        t.join(timeout=30)
-        assert not t.is_alive()
-        if on_full == "block":
-            assert results == ["ok"] * 10
-
-        def after():
-            try:
-                return c.execute("SELECT 1 AS after_read_only").fetchone()
-            except psycopg.errors.InsufficientResources:
-                return None
-        harness.wait_for(after, 15, "a statement once the file is writable")
+        run_while_impaired(gw, on_full, "SELECT 2 AS while_read_only",
+                           lambda: chattr("+i", jsonl), lambda: chattr("-i", jsonl))
+        run_once_accepting(c, "SELECT 1 AS after_read_only", "a statement once the file is writable")
     harness.wait_for(lambda: "after_read_only" in jsonl.read_text(), 15, "the file caught up")
     assert "OK" in cli("verify", "--db", str(gw.workdir / "audit.db")).stdout
     assert "OK" in cli("verify", "--file", str(jsonl)).stdout
