@@ -16,6 +16,7 @@
 #include <sstream>
 
 #include "config/audit.h"
+#include "config/control.h"
 #include "config/identity.h"
 #include "config/mask.h"
 #include "config/policies.h"
@@ -217,7 +218,7 @@ void readConnections(const Context& ctx, const YAML::Node& node, Config& cfg) {
 std::shared_ptr<const Config> build(const Context& ctx, const YAML::Node& root) {
   MapReader top(root, "",
                 {"listen", "workers", "log_level", "limits", "timeouts", "tls", "identity",
-                 "connections", "policies", "audit", "masking"});
+                 "connections", "policies", "audit", "masking", "api", "notifications", "state"});
   auto cfg = std::make_shared<Config>();
   readListen(ctx, top.get("listen"), *cfg);
   if (top.has("workers")) {
@@ -239,6 +240,9 @@ std::shared_ptr<const Config> build(const Context& ctx, const YAML::Node& root) 
   readAudit(ctx, top.get("audit"), *cfg);
   readMasking(ctx, top.get("masking"), *cfg);
   readPolicies(ctx, top.get("policies"), *cfg);
+  readApi(ctx, top.get("api"), *cfg);
+  readNotifications(ctx, top.get("notifications"), *cfg);
+  readState(ctx, top.get("state"), *cfg);
   return cfg;
 }
 

@@ -222,7 +222,37 @@ struct PolicyRuleConfig {
   std::string table;           ///< relation read or written, "name" or "schema.name", `*` globs
   bool writes = false;         ///< with `table`: only when the relation is written
   std::string pattern;         ///< RE2 searched in the normalized statement text
-  std::string reason;          ///< shown to the user when the rule fires; "" = none
+  /// Review rules only: the planner's row estimate (EXPLAIN, without ANALYZE,
+  /// on the session's metadata connection) is above this; nullopt = not used.
+  std::optional<double> estimated_rows;
+  std::string reason;  ///< shown to the user when the rule fires; "" = none
+};
+
+/// How a statement sent to review meets its approver (`policies[].approval.mode`).
+enum class ApprovalMode {
+  Wait,   ///< the statement is held until it is approved, denied or times out
+  Retry,  ///< the statement fails with the review id; re-sending it after approval runs it once
+};
+
+/// `policies[].approval`: who approves this policy's reviews and access
+/// requests, and how (docs/approvals.md).
+struct ApprovalConfig {
+  ApprovalMode mode = ApprovalMode::Wait;
+  /// Groups whose members may approve (they also need the API role
+  /// `approver` or `admin`); empty = any API approver.
+  std::vector<std::string> approvers;
+  int min_approvals = 1;
+  std::chrono::milliseconds timeout{5 * 60000};     ///< a pending review expires
+  std::chrono::milliseconds retry_ttl{15 * 60000};  ///< retry: an approval must be used within
+};
+
+/// `policies[].jit`: just-in-time access requests on this policy's connections.
+struct JitConfig {
+  std::optional<AccessLevel> max_level;  ///< nullopt: requests are refused
+  std::chrono::milliseconds max_duration{8 * 3600000};
+  /// The credential a session opened during a grant above `read` logs in
+  /// with; "" = the policy's own.
+  std::string credential;
 };
 
 /// `policies[].limits`: enforced by the session, not by the statement check.
@@ -255,6 +285,36 @@ struct PolicyConfig {
   /// `mask:` rules in file order; the first that matches a column and
   /// applies to the subject masks it (docs/masking.md).
   std::vector<MaskRuleConfig> mask;
+  ApprovalConfig approval;
+  JitConfig jit;
+};
+
+/// `api:` — the REST control plane's roles, mapped from the caller's groups
+/// (docs/api.md). A caller holds every role one of its groups maps to.
+struct ApiConfig {
+  std::vector<std::string> admins;     ///< groups: everything
+  std::vector<std::string> approvers;  ///< groups: approve/deny reviews and access requests
+  std::vector<std::string> auditors;   ///< groups: read reviews, audit, sessions
+  size_t max_body = 1u << 20;          ///< largest request body accepted
+};
+
+/// One `notifications.webhooks[]` receiver: new reviews and access requests.
+struct WebhookConfig {
+  enum class Format { Generic, Slack } format = Format::Generic;
+  std::string name;
+  std::string url;  ///< http:// or https://
+  /// Generic: HMAC-SHA256 key of the `X-Pgwarden-Signature` header; "" = unsigned.
+  Secret secret;
+  int max_attempts = 5;
+  std::chrono::milliseconds timeout{5000};
+};
+
+/// `state:` — where reviews, grants and registered connections are kept.
+struct StateConfig {
+  std::string path;  ///< SQLite file; default `<config dir>/data/state.db`
+  /// AES-256-GCM key for credentials registered over the API: 32 bytes, or
+  /// 64 hex digits. Empty: registering connections over the API is refused.
+  Secret master_key;
 };
 
 /// What a result column whose origin cannot be traced meets while masking
@@ -297,6 +357,9 @@ struct Config {
   std::vector<PolicyConfig> policies;  ///< in file order; see docs/policy.md
   AuditConfig audit;
   MaskingConfig masking;
+  ApiConfig api;
+  std::vector<WebhookConfig> webhooks;  ///< `notifications.webhooks`
+  StateConfig state;
 
   const Connection* findConnection(const std::string& name) const;
   const LocalUser* findUser(const std::string& name) const;

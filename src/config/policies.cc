@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "config/audit.h"
+#include "config/control.h"
 #include "config/mask.h"
 
 namespace pgw::config::detail {
@@ -115,15 +116,16 @@ void resolveCredentials(const Context& ctx, const MapReader& m, const Config& cf
   }
 }
 
-PolicyRuleConfig readRule(const Context& ctx, const YAML::Node& node, const std::string& path) {
+PolicyRuleConfig readRule(const Context& ctx, const YAML::Node& node, const std::string& path,
+                          bool review_rule) {
   if (node.IsScalar()) {
     failAt(path, fmt::format("must be a mapping such as {{ kind: {} }} (built-in guardrails are "
                              "on by default and need no deny rule)",
                              node.Scalar()));
   }
-  MapReader m(
-      node, path,
-      {"kind", "object", "without_where", "function", "table", "writes", "pattern", "reason"});
+  MapReader m(node, path,
+              {"kind", "object", "without_where", "function", "table", "writes", "pattern",
+               "estimated_rows", "reason"});
   PolicyRuleConfig r;
   auto str = [&](std::string_view key, std::string& out) {
     if (m.has(key)) out = readString(ctx, m.get(key), m.pathOf(key));
@@ -143,19 +145,30 @@ PolicyRuleConfig readRule(const Context& ctx, const YAML::Node& node, const std:
       failAt(m.pathOf("writes"), "needs table: it narrows a table rule to writes of that table");
     }
   }
+  if (m.has("estimated_rows")) {
+    if (!review_rule) {
+      failAt(m.pathOf("estimated_rows"),
+             "is a review rule condition (the planner's estimate is a reason to ask a person, "
+             "not proof); move the rule under review:");
+    }
+    r.estimated_rows = static_cast<double>(
+        readInt(ctx, m.get("estimated_rows"), m.pathOf("estimated_rows"), 0, int64_t{1} << 52));
+  }
   if (r.kind.empty() && r.object.empty() && !r.without_where && r.function.empty() &&
-      r.table.empty() && r.pattern.empty()) {
-    failAt(path, "must set at least one of kind, object, without_where, function, table, pattern");
+      r.table.empty() && r.pattern.empty() && !r.estimated_rows) {
+    failAt(path,
+           "must set at least one of kind, object, without_where, function, table, pattern, "
+           "estimated_rows");
   }
   return r;
 }
 
 std::vector<PolicyRuleConfig> readRules(const Context& ctx, const YAML::Node& node,
-                                        const std::string& path) {
+                                        const std::string& path, bool review_rules) {
   std::vector<PolicyRuleConfig> out;
   std::vector<YAML::Node> items = readList(node, path);
   for (size_t i = 0; i < items.size(); ++i)
-    out.push_back(readRule(ctx, items[i], indexPath(path, i)));
+    out.push_back(readRule(ctx, items[i], indexPath(path, i), review_rules));
   return out;
 }
 
@@ -176,7 +189,7 @@ PolicyConfig readPolicy(const Context& ctx, const YAML::Node& node, const std::s
                         const Config& cfg) {
   MapReader m(node, path,
               {"name", "subjects", "connections", "credential", "access", "review_access", "deny",
-               "review", "allow", "limits", "audit", "mask"});
+               "review", "allow", "limits", "audit", "mask", "approval", "jit"});
   PolicyConfig p;
   if (!m.has("name")) failAt(m.pathOf("name"), "is required");
   p.name = readString(ctx, m.get("name"), m.pathOf("name"));
@@ -204,13 +217,15 @@ PolicyConfig readPolicy(const Context& ctx, const YAML::Node& node, const std::s
     }
     p.review_access = level;
   }
-  p.deny = readRules(ctx, m.get("deny"), m.pathOf("deny"));
-  p.review = readRules(ctx, m.get("review"), m.pathOf("review"));
+  p.deny = readRules(ctx, m.get("deny"), m.pathOf("deny"), false);
+  p.review = readRules(ctx, m.get("review"), m.pathOf("review"), true);
   p.allow = readStringList(ctx, m.get("allow"), m.pathOf("allow"));
   readPolicyLimits(ctx, m.get("limits"), m.pathOf("limits"), p.limits);
   p.audit_parameters =
       readPolicyAudit(ctx, m.get("audit"), m.pathOf("audit"), cfg.audit.parameters);
   p.mask = readMaskRules(ctx, m.get("mask"), m.pathOf("mask"), !cfg.masking.hash_key.empty());
+  p.approval = readApproval(ctx, m.get("approval"), m.pathOf("approval"));
+  p.jit = readJit(ctx, m.get("jit"), m.pathOf("jit"), cfg, p);
   return p;
 }
 

@@ -126,7 +126,7 @@ TEST(PoliciesConfig, ErrorsNameTheKeyPath) {
       {one("    acess: read\n"),
        "config: policies[0].acess: unknown key (expected one of: name, "
        "subjects, connections, credential, access, review_access, "
-       "deny, review, allow, limits, audit, mask)"},
+       "deny, review, allow, limits, audit, mask, approval, jit)"},
       {"policies:\n  - name: p\n    connections: [prod]\n",
        "config: policies[0].subjects: is required"},
       {"policies:\n  - name: p\n    subjects: {}\n    connections: [prod]\n",
