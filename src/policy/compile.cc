@@ -143,6 +143,8 @@ Result<std::shared_ptr<const PolicySet>> PolicySet::compile(const config::Config
     p.review_access_ = pc.review_access;
     p.limits_ = pc.limits;
     p.audit_parameters_ = pc.audit_parameters;
+    p.approval_ = pc.approval;
+    p.jit_ = pc.jit;
 
     auto deny = compileRules(pc.deny, path + ".deny", "deny");
     if (!deny) return deny.takeError();

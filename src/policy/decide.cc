@@ -241,7 +241,7 @@ std::optional<double> timeoutMs(std::string_view value) {
 
 class Decider {
  public:
-  explicit Decider(const CompiledPolicy& policy) : policy_(policy) {}
+  Decider(const CompiledPolicy& policy, AccessLevel access) : policy_(policy), access_(access) {}
 
   void visit(const sql::StatementInfo& s, const sql::StatementInfo* parent, bool executes,
              int depth) {
@@ -260,7 +260,8 @@ class Decider {
     d.policy = policy_.name();
     if (!best_) {
       d.verdict = Verdict::Allow;
-      d.rule = fmt::format("access:{}", accessName(policy_.access()));
+      d.rule = fmt::format("access:{}", accessName(access_));
+      if (estimate_) d.estimate = std::move(*estimate_);
       return d;
     }
     d.verdict = best_->verdict;
@@ -286,7 +287,7 @@ class Decider {
   }
 
   std::string levelHint() const {
-    std::string hint(accessHint(policy_.access()));
+    std::string hint(accessHint(access_));
     if (policy_.reviewAccess()) {
       hint += fmt::format("; up to {} access with a reviewer's approval",
                           accessName(*policy_.reviewAccess()));
@@ -340,7 +341,7 @@ class Decider {
                       guardrailAdvice(hit->guardrail), g, g)};
     }
     if (auto f = checkTimeout(s, where)) return f;
-    if (s.dynamic_sql && policy_.access() < AccessLevel::Admin) {
+    if (s.dynamic_sql && access_ < AccessLevel::Admin) {
       return Finding{Verdict::Deny,
                      Source::DynamicSql,
                      "dynamic_sql",
@@ -352,36 +353,47 @@ class Decider {
                      "directly; only admin policies may run dynamic SQL"};
     }
     const Need need = requiredAccess(s, executes);
-    if (need.level > policy_.access()) {
+    if (need.level > access_) {
       const std::string because =
           need.why.empty()
               ? fmt::format("it needs {} access", accessName(need.level))
               : fmt::format("{}, so it needs {} access", need.why, accessName(need.level));
-      const std::string rule = fmt::format("access:{}", accessName(policy_.access()));
+      const std::string rule = fmt::format("access:{}", accessName(access_));
       const auto& review = policy_.reviewAccess();
       if (review && need.level <= *review) {
-        return Finding{
-            Verdict::Review,
-            Source::Access,
-            rule,
-            fmt::format("pgwarden: policy \"{}\" requires a reviewer's approval for "
-                        "{}{}: {}, and the policy grants {} without review ({})",
-                        name, describe(s), where, because, accessName(policy_.access()), rule),
-            "",
-            levelHint()};
+        return Finding{Verdict::Review,
+                       Source::Access,
+                       rule,
+                       fmt::format("pgwarden: policy \"{}\" requires a reviewer's approval for "
+                                   "{}{}: {}, and the policy grants {} without review ({})",
+                                   name, describe(s), where, because, accessName(access_), rule),
+                       "",
+                       levelHint()};
       }
-      return Finding{
-          Verdict::Deny,
-          Source::Access,
-          rule,
-          fmt::format("pgwarden: policy \"{}\" denies {}{}: {}, and the policy grants "
-                      "{} ({})",
-                      name, describe(s), where, because, accessName(policy_.access()), rule),
-          "",
-          levelHint()};
+      return Finding{Verdict::Deny,
+                     Source::Access,
+                     rule,
+                     fmt::format("pgwarden: policy \"{}\" denies {}{}: {}, and the policy grants "
+                                 "{} ({})",
+                                 name, describe(s), where, because, accessName(access_), rule),
+                     "",
+                     levelHint()};
     }
     for (const detail::CompiledRule& rule : policy_.reviewRules()) {
       if (!rule.matches(s, &what)) continue;
+      if (rule.estimatedRows()) {
+        // Decided by the planner's estimate, which the session asks for.
+        if (parent == nullptr && plannable(s.kind) &&
+            (!estimate_ || *rule.estimatedRows() < estimate_->rows_above)) {
+          estimate_ = EstimateCheck{
+              *rule.estimatedRows(), rule.label(),
+              fmt::format("pgwarden: policy \"{}\" requires a reviewer's approval for {} the "
+                          "planner expects to touch more than {} rows ({}){}",
+                          name, what, *rule.estimatedRows(), rule.label(),
+                          rule.reason().empty() ? "" : ": " + rule.reason())};
+        }
+        continue;
+      }
       return Finding{Verdict::Review,
                      Source::ReviewRule,
                      rule.label(),
@@ -468,33 +480,51 @@ class Decider {
     return std::nullopt;
   }
 
+  static bool plannable(K kind) {
+    return kind == K::Select || kind == K::Insert || kind == K::Update || kind == K::Delete ||
+           kind == K::Merge;
+  }
+
   const CompiledPolicy& policy_;
+  AccessLevel access_;
   std::optional<Finding> best_;
+  mutable std::optional<EstimateCheck> estimate_;  // set by check(), a const walk
 };
 
 }  // namespace
 
-Decision PolicySet::decide(const CompiledPolicy& policy, const sql::StatementInfo& stmt) const {
-  Decider decider(policy);
+Decision PolicySet::decide(const CompiledPolicy& policy, const sql::StatementInfo& stmt,
+                           std::optional<AccessLevel> granted) const {
+  Decider decider(policy, granted ? std::max(*granted, policy.access()) : policy.access());
   decider.visit(stmt, nullptr, true, 0);
   return std::move(decider).result();
 }
 
-Decision PolicySet::decide(const CompiledPolicy& policy, const sql::Analysis& analysis) const {
+Decision PolicySet::decide(const CompiledPolicy& policy, const sql::Analysis& analysis,
+                           std::optional<AccessLevel> granted) const {
   std::optional<Decision> worst;
+  std::optional<EstimateCheck> estimate;
   for (std::size_t i = 0; i < analysis.statements.size(); ++i) {
-    Decision d = decide(policy, analysis.statements[i]);
+    Decision d = decide(policy, analysis.statements[i], granted);
+    if (d.estimate && !estimate) {
+      estimate = d.estimate;
+      estimate->statement = i;
+    }
     if (!worst || d.verdict > worst->verdict) {
       d.statement = i;
       worst = std::move(d);
       if (worst->verdict == Verdict::Deny) break;
     }
   }
-  if (worst) return std::move(*worst);
+  if (worst) {
+    if (worst->verdict == Verdict::Allow) worst->estimate = std::move(estimate);
+    return std::move(*worst);
+  }
   Decision allow;
   allow.verdict = Verdict::Allow;
   allow.policy = policy.name();
-  allow.rule = fmt::format("access:{}", accessName(policy.access()));
+  allow.rule = fmt::format(
+      "access:{}", accessName(granted ? std::max(*granted, policy.access()) : policy.access()));
   return allow;
 }
 

@@ -39,6 +39,16 @@ enum class Verdict { Allow, Review, Deny };
 /// "allow", "review", "deny".
 std::string_view verdictName(Verdict verdict);
 
+/// A review rule with `estimated_rows` that matched an allowed statement: the
+/// session asks the planner (EXPLAIN without ANALYZE) and sends the statement
+/// to review when the estimate is above `rows_above`.
+struct EstimateCheck {
+  double rows_above = 0;
+  std::string rule;           ///< "review[2]"
+  std::string message;        ///< the review's message when the estimate is over
+  std::size_t statement = 0;  ///< which statement of the query to EXPLAIN
+};
+
 /// The outcome for one statement (with its nested statements) or one query.
 struct Decision {
   Verdict verdict = Verdict::Deny;
@@ -53,6 +63,8 @@ struct Decision {
   std::string hint;           ///< what the policy allows / what to do instead
   std::string sqlstate;       ///< "42501"; "42601" for SQL that does not parse; "" when allowed
   std::size_t statement = 0;  ///< deciding statement's index, for decide() on an Analysis
+  /// Allowed unless the planner's estimate says otherwise (see EstimateCheck).
+  std::optional<EstimateCheck> estimate;
 
   bool allowed() const { return verdict == Verdict::Allow; }
 };
@@ -73,6 +85,8 @@ class CompiledPolicy {
     return credentials_;
   }
   const config::PolicyLimits& limits() const { return limits_; }
+  const config::ApprovalConfig& approval() const { return approval_; }
+  const config::JitConfig& jit() const { return jit_; }
   /// What the audit trail keeps of this policy's statements.
   config::AuditParams auditParameters() const { return audit_parameters_; }
   /// The session must be made read-only upstream (default_transaction_read_only
@@ -103,6 +117,8 @@ class CompiledPolicy {
   GuardrailSet lifted_;
   config::PolicyLimits limits_;
   config::AuditParams audit_parameters_ = config::AuditParams::Redacted;
+  config::ApprovalConfig approval_;
+  config::JitConfig jit_;
 };
 
 class PolicySet {
@@ -121,11 +137,15 @@ class PolicySet {
   /// target, PREPARE's body, a DO block's statements, ...): the strictest
   /// verdict wins. EXECUTE is allowed at every level here: the session
   /// must allow it only for a statement whose PREPARE was allowed.
-  Decision decide(const CompiledPolicy& policy, const sql::StatementInfo& stmt) const;
+  /// `granted`: a just-in-time grant's level; statements are decided at the
+  /// higher of it and the policy's access (deny and review rules still apply).
+  Decision decide(const CompiledPolicy& policy, const sql::StatementInfo& stmt,
+                  std::optional<AccessLevel> granted = std::nullopt) const;
   /// Decides every statement of a query (a multi-statement simple query
   /// runs only if all are allowed): the first strictest decision, with its
   /// index in `statement`. An empty query is allowed.
-  Decision decide(const CompiledPolicy& policy, const sql::Analysis& analysis) const;
+  Decision decide(const CompiledPolicy& policy, const sql::Analysis& analysis,
+                  std::optional<AccessLevel> granted = std::nullopt) const;
 
   /// The decision for a session no policy matches: Deny, rule "no_policy",
   /// SQLSTATE 28000 (as PostgreSQL rejects a connection no pg_hba.conf line

@@ -110,6 +110,7 @@ Result<CompiledRule> CompiledRule::compile(const config::PolicyRuleConfig& rule,
   CompiledRule out;
   out.label_ = std::move(label);
   out.reason_ = rule.reason;
+  out.estimated_rows_ = rule.estimated_rows;
   out.object_ = lower(rule.object);
   out.without_where_ = rule.without_where;
   out.writes_only_ = rule.writes;

@@ -55,6 +55,8 @@ class CompiledRule {
 
   const std::string& label() const { return label_; }
   const std::string& reason() const { return reason_; }
+  /// Review rules: the planner's row estimate this rule asks above.
+  const std::optional<double>& estimatedRows() const { return estimated_rows_; }
 
  private:
   bool tableMatches(const sql::StatementInfo& stmt, std::string* matched, bool* written) const;
@@ -69,6 +71,7 @@ class CompiledRule {
   std::shared_ptr<const re2::RE2>
       pattern_;  ///< shared: RE2 is not copyable; const use is thread-safe
   std::string reason_;
+  std::optional<double> estimated_rows_;
 };
 
 }  // namespace pgw::policy::detail
