@@ -1,0 +1,223 @@
+#include "review/secret_box.h"
+
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <openssl/rand.h>
+
+#include <algorithm>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <stdexcept>
+
+namespace pgw::review {
+namespace {
+
+constexpr unsigned char kVersion = 0x01;
+constexpr size_t kNonceBytes = 12;
+constexpr size_t kTagBytes = 16;
+constexpr size_t kOverhead = 1 + kNonceBytes + kTagBytes;
+
+constexpr char kAlphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+
+struct CtxFree {
+  void operator()(EVP_CIPHER_CTX* ctx) const { EVP_CIPHER_CTX_free(ctx); }
+};
+using CipherCtx = std::unique_ptr<EVP_CIPHER_CTX, CtxFree>;
+
+const unsigned char* bytes(std::string_view s) {
+  return reinterpret_cast<const unsigned char*>(s.data());
+}
+
+int hexValue(char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  return -1;
+}
+
+std::string base64Encode(std::string_view raw) {
+  std::string out;
+  out.reserve((raw.size() + 2) / 3 * 4);
+  size_t i = 0;
+  for (; i + 3 <= raw.size(); i += 3) {
+    const uint32_t v = (uint32_t{static_cast<unsigned char>(raw[i])} << 16) |
+                       (uint32_t{static_cast<unsigned char>(raw[i + 1])} << 8) |
+                       uint32_t{static_cast<unsigned char>(raw[i + 2])};
+    out += kAlphabet[(v >> 18) & 63];
+    out += kAlphabet[(v >> 12) & 63];
+    out += kAlphabet[(v >> 6) & 63];
+    out += kAlphabet[v & 63];
+  }
+  const size_t rest = raw.size() - i;
+  if (rest > 0) {
+    uint32_t v = uint32_t{static_cast<unsigned char>(raw[i])} << 16;
+    if (rest == 2) v |= uint32_t{static_cast<unsigned char>(raw[i + 1])} << 8;
+    out += kAlphabet[(v >> 18) & 63];
+    out += kAlphabet[(v >> 12) & 63];
+    out += rest == 2 ? kAlphabet[(v >> 6) & 63] : '=';
+    out += '=';
+  }
+  return out;
+}
+
+int base64Value(char c) {
+  if (c >= 'A' && c <= 'Z') return c - 'A';
+  if (c >= 'a' && c <= 'z') return c - 'a' + 26;
+  if (c >= '0' && c <= '9') return c - '0' + 52;
+  if (c == '+') return 62;
+  if (c == '/') return 63;
+  return -1;
+}
+
+/// Strict padded base64: whole quads, padding only at the end, zero unused
+/// bits — one encoding per value.
+std::optional<std::string> base64Decode(std::string_view text) {
+  if (text.size() % 4 != 0) return std::nullopt;
+  std::string out;
+  out.reserve(text.size() / 4 * 3);
+  for (size_t i = 0; i < text.size(); i += 4) {
+    const bool last = i + 4 == text.size();
+    int pad = 0;
+    if (last && text[i + 3] == '=') pad = text[i + 2] == '=' ? 2 : 1;
+    uint32_t v = 0;
+    for (size_t k = 0; k < 4; ++k) {
+      int d = 0;
+      if (k < 4 - static_cast<size_t>(pad)) {
+        d = base64Value(text[i + k]);
+        if (d < 0) return std::nullopt;
+      }
+      v = (v << 6) | static_cast<uint32_t>(d);
+    }
+    out += static_cast<char>((v >> 16) & 0xff);
+    if (pad == 2) {
+      if ((v & 0xffff) != 0) return std::nullopt;
+      break;
+    }
+    out += static_cast<char>((v >> 8) & 0xff);
+    if (pad == 1) {
+      if ((v & 0xff) != 0) return std::nullopt;
+      break;
+    }
+    out += static_cast<char>(v & 0xff);
+  }
+  return out;
+}
+
+[[noreturn]] void cryptoFailure(const char* what) {
+  throw std::runtime_error(std::string("secret box: OpenSSL failed to ") + what);
+}
+
+}  // namespace
+
+Result<SecretBox> SecretBox::fromKey(std::string_view master_key) {
+  std::array<unsigned char, kKeyBytes> key{};
+  if (master_key.size() == 2 * kKeyBytes) {
+    for (size_t i = 0; i < kKeyBytes; ++i) {
+      const int hi = hexValue(master_key[2 * i]);
+      const int lo = hexValue(master_key[2 * i + 1]);
+      if (hi < 0 || lo < 0) {
+        OPENSSL_cleanse(key.data(), key.size());
+        return fail("400",
+                    "state.master_key of 64 characters must be hex digits (openssl rand -hex 32)");
+      }
+      key[i] = static_cast<unsigned char>(hi << 4 | lo);
+    }
+  } else if (master_key.size() == kKeyBytes) {
+    std::copy(master_key.begin(), master_key.end(), key.begin());
+  } else {
+    return fail("400",
+                "state.master_key must be 32 bytes or 64 hex digits (openssl rand -hex 32), "
+                "got " +
+                    std::to_string(master_key.size()) + " characters");
+  }
+  SecretBox box(key);
+  OPENSSL_cleanse(key.data(), key.size());
+  return box;
+}
+
+SecretBox::~SecretBox() {
+  OPENSSL_cleanse(key_.data(), key_.size());
+}
+
+std::string SecretBox::seal(std::string_view plaintext, std::string_view associated_data) const {
+  std::string raw(kOverhead + plaintext.size(), '\0');
+  auto* out = reinterpret_cast<unsigned char*>(raw.data());
+  out[0] = kVersion;
+  unsigned char* nonce = out + 1;
+  unsigned char* cipher = nonce + kNonceBytes;
+  unsigned char* tag = cipher + plaintext.size();
+  if (RAND_bytes(nonce, kNonceBytes) != 1) cryptoFailure("generate a nonce");
+
+  CipherCtx ctx(EVP_CIPHER_CTX_new());
+  int len = 0;
+  if (!ctx || EVP_EncryptInit_ex(ctx.get(), EVP_aes_256_gcm(), nullptr, nullptr, nullptr) != 1 ||
+      EVP_CIPHER_CTX_ctrl(ctx.get(), EVP_CTRL_GCM_SET_IVLEN, kNonceBytes, nullptr) != 1 ||
+      EVP_EncryptInit_ex(ctx.get(), nullptr, nullptr, key_.data(), nonce) != 1 ||
+      EVP_EncryptUpdate(ctx.get(), nullptr, &len, &kVersion, 1) != 1 ||
+      EVP_EncryptUpdate(ctx.get(), nullptr, &len, bytes(associated_data),
+                        static_cast<int>(associated_data.size())) != 1) {
+    cryptoFailure("start AES-256-GCM");
+  }
+  int total = 0;
+  if (EVP_EncryptUpdate(ctx.get(), cipher, &len, bytes(plaintext),
+                        static_cast<int>(plaintext.size())) != 1) {
+    cryptoFailure("encrypt");
+  }
+  total += len;
+  if (EVP_EncryptFinal_ex(ctx.get(), cipher + total, &len) != 1) cryptoFailure("encrypt");
+  total += len;
+  if (static_cast<size_t>(total) != plaintext.size() ||
+      EVP_CIPHER_CTX_ctrl(ctx.get(), EVP_CTRL_GCM_GET_TAG, kTagBytes, tag) != 1) {
+    cryptoFailure("finish AES-256-GCM");
+  }
+  return base64Encode(raw);
+}
+
+Result<std::string> SecretBox::open(std::string_view sealed,
+                                    std::string_view associated_data) const {
+  auto raw = base64Decode(sealed);
+  if (!raw) return fail("400", "sealed secret is not valid base64");
+  if (raw->size() < kOverhead) return fail("400", "sealed secret is too short");
+  const auto* in = reinterpret_cast<const unsigned char*>(raw->data());
+  if (in[0] != kVersion) {
+    return fail("400", "sealed secret has unknown version " + std::to_string(in[0]));
+  }
+  const unsigned char* nonce = in + 1;
+  const unsigned char* cipher = nonce + kNonceBytes;
+  const size_t cipher_len = raw->size() - kOverhead;
+  // EVP_CTRL_GCM_SET_TAG takes a non-const pointer; it only reads.
+  unsigned char tag[kTagBytes];
+  std::copy(cipher + cipher_len, cipher + cipher_len + kTagBytes, tag);
+
+  std::string plain(cipher_len, '\0');
+  auto* out = reinterpret_cast<unsigned char*>(plain.data());
+  CipherCtx ctx(EVP_CIPHER_CTX_new());
+  int len = 0;
+  if (!ctx || EVP_DecryptInit_ex(ctx.get(), EVP_aes_256_gcm(), nullptr, nullptr, nullptr) != 1 ||
+      EVP_CIPHER_CTX_ctrl(ctx.get(), EVP_CTRL_GCM_SET_IVLEN, kNonceBytes, nullptr) != 1 ||
+      EVP_DecryptInit_ex(ctx.get(), nullptr, nullptr, key_.data(), nonce) != 1 ||
+      EVP_DecryptUpdate(ctx.get(), nullptr, &len, in, 1) != 1 ||
+      EVP_DecryptUpdate(ctx.get(), nullptr, &len, bytes(associated_data),
+                        static_cast<int>(associated_data.size())) != 1) {
+    return fail("500", "secret box: OpenSSL failed to start AES-256-GCM");
+  }
+  int total = 0;
+  if (EVP_DecryptUpdate(ctx.get(), out, &len, cipher, static_cast<int>(cipher_len)) != 1) {
+    OPENSSL_cleanse(plain.data(), plain.size());
+    return fail("500", "secret box: OpenSSL failed to decrypt");
+  }
+  total += len;
+  const bool authentic =
+      EVP_CIPHER_CTX_ctrl(ctx.get(), EVP_CTRL_GCM_SET_TAG, kTagBytes, tag) == 1 &&
+      EVP_DecryptFinal_ex(ctx.get(), out + total, &len) == 1;
+  if (!authentic) {
+    OPENSSL_cleanse(plain.data(), plain.size());
+    return fail("400",
+                "sealed secret does not authenticate: it was altered, belongs to another record, "
+                "or was sealed with another state.master_key");
+  }
+  return plain;
+}
+
+}  // namespace pgw::review
