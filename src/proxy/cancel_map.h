@@ -4,7 +4,9 @@
 /// gateway keys to upstream backends is shared and locked; it is touched only
 /// at session start, session end and cancel — never per message.
 
+#include <atomic>
 #include <cstdint>
+#include <memory>
 #include <mutex>
 #include <optional>
 #include <unordered_map>
@@ -17,6 +19,9 @@ namespace pgw::proxy {
 struct CancelTarget {
   tcp::endpoint upstream;                 ///< the address the session's upstream connected to
   protocol::BackendKeyData upstream_key;  ///< the real backend's key
+  /// Raised for the session when its client cancels (a statement waiting
+  /// for review is withdrawn); may be null.
+  std::shared_ptr<std::atomic<bool>> cancelled;
 };
 
 class CancelMap {

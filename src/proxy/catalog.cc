@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <charconv>
+#include <nlohmann/json.hpp>
 #include <set>
 
 #include "protocol/messages.h"
@@ -91,6 +92,13 @@ awaitable<Result<MetaRows>> MetadataConnection::query(const UpstreamTarget& targ
                                                       const std::string& sql,
                                                       const std::vector<std::string>& params,
                                                       std::chrono::milliseconds timeout) {
+  co_return co_await query(target, sql, MetaParams(params.begin(), params.end()), timeout);
+}
+
+awaitable<Result<MetaRows>> MetadataConnection::query(const UpstreamTarget& target,
+                                                      const std::string& sql,
+                                                      const MetaParams& params,
+                                                      std::chrono::milliseconds timeout) {
   // One query at a time on the connection; later callers queue up.
   while (busy_) {
     auto waiter = std::make_shared<asio::steady_timer>(ex_, asio::steady_timer::time_point::max());
@@ -132,7 +140,7 @@ awaitable<Result<MetaRows>> MetadataConnection::query(const UpstreamTarget& targ
 
 awaitable<Result<MetaRows>> MetadataConnection::run(const UpstreamTarget& target,
                                                     const std::string& sql,
-                                                    const std::vector<std::string>& params) {
+                                                    const MetaParams& params) {
   if (!upstream_) {
     auto up = std::make_unique<Upstream>(ex_);
     auto greeting = co_await up->open(target);
@@ -141,7 +149,11 @@ awaitable<Result<MetaRows>> MetadataConnection::run(const UpstreamTarget& target
   }
   std::string request;
   protocol::encodeParse(request, "", sql, {});
-  std::vector<std::optional<std::string_view>> values(params.begin(), params.end());
+  std::vector<std::optional<std::string_view>> values;
+  values.reserve(params.size());
+  for (const auto& p : params) {
+    values.push_back(p ? std::optional<std::string_view>(*p) : std::nullopt);
+  }
   protocol::encodeBind(request, "", "", {}, values, {});
   protocol::encodeExecute(request, "", 0);
   protocol::encodeSync(request);
@@ -255,6 +267,26 @@ CatalogCache& Catalog::cache(const std::string& connection, std::chrono::millise
   if (!c) c = std::make_unique<CatalogCache>(ttl);
   c->checkEpoch();
   return *c;
+}
+
+awaitable<Result<Catalog::Estimate>> Catalog::explain(UpstreamTarget target, const std::string& sql,
+                                                      const MetaParams& params) {
+  auto& conn = connections_[target.connection->name + '\0' + target.credential_name + "\0explain"];
+  if (!conn) conn = std::make_unique<MetadataConnection>(ex_);
+  target.params.emplace_back("default_transaction_read_only", "on");
+  target.params.emplace_back("application_name", "pgwarden explain");
+  auto rows = co_await conn->query(target, "EXPLAIN (FORMAT JSON) " + sql, params,
+                                   std::chrono::milliseconds(5000));
+  if (!rows) co_return rows.takeError();
+  if (rows->empty() || rows->front().empty() || !rows->front().front()) {
+    co_return fail("XX000", "EXPLAIN returned no plan");
+  }
+  try {
+    const auto plan = nlohmann::json::parse(*rows->front().front()).at(0).at("Plan");
+    co_return Estimate{plan.at("Plan Rows").get<double>(), plan.at("Total Cost").get<double>()};
+  } catch (const std::exception& e) {
+    co_return fail("XX000", std::string("EXPLAIN's plan does not read: ") + e.what());
+  }
 }
 
 awaitable<Status> Catalog::fetch(const UpstreamTarget& target, std::chrono::milliseconds ttl,

@@ -99,6 +99,8 @@ class CatalogCache {
 
 /// The rows of a metadata query, in text format (nullopt = NULL).
 using MetaRows = std::vector<std::vector<std::optional<std::string>>>;
+/// Text parameters of a metadata query (nullopt = NULL).
+using MetaParams = std::vector<std::optional<std::string>>;
 
 /// One metadata connection: serial use (one query at a time; others wait
 /// their turn without blocking the loop), reopened after a failure.
@@ -111,10 +113,12 @@ class MetadataConnection {
   awaitable<Result<MetaRows>> query(const UpstreamTarget& target, const std::string& sql,
                                     const std::vector<std::string>& params,
                                     std::chrono::milliseconds timeout);
+  awaitable<Result<MetaRows>> query(const UpstreamTarget& target, const std::string& sql,
+                                    const MetaParams& params, std::chrono::milliseconds timeout);
 
  private:
   awaitable<Result<MetaRows>> run(const UpstreamTarget& target, const std::string& sql,
-                                  const std::vector<std::string>& params);
+                                  const MetaParams& params);
   awaitable<Result<MetaRows>> exchange(const std::string& request);
 
   asio::any_io_executor ex_;
@@ -137,6 +141,17 @@ class Catalog {
                           const std::vector<sql::RelationRef>& relations,
                           const std::vector<uint32_t>& oids,
                           const std::vector<std::string>& functions);
+
+  /// The planner's estimate for `sql` with text `params`: EXPLAIN (FORMAT
+  /// JSON), without ANALYZE, on a metadata connection of its own opened
+  /// read-only (default_transaction_read_only), so nothing the planner
+  /// evaluates can write.
+  struct Estimate {
+    double rows = 0;
+    double cost = 0;
+  };
+  awaitable<Result<Estimate>> explain(UpstreamTarget target, const std::string& sql,
+                                      const MetaParams& params);
 
  private:
   asio::any_io_executor ex_;

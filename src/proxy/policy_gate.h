@@ -1,9 +1,17 @@
 #pragma once
 /// The statement gate of a session governed by a policy: every statement is
 /// analyzed (libpg_query, cached per worker) and decided by the session's
-/// policy. Review verdicts are refused until approvals exist; fast-path
-/// FunctionCalls, which no SQL text describes, are allowed only at admin
-/// access.
+/// policy. Fast-path FunctionCalls, which no SQL text describes, are allowed
+/// only at admin access.
+///
+/// Review verdicts come back as a DenialError with last().verdict == Review;
+/// the session turns them into a review (proxy/session_review.cc). A Parse
+/// whose statement needs review is recorded and reported, and the session
+/// forwards it (preparing runs nothing): the review is made at each Bind, when
+/// the parameters are known — checkBind() then reports the Parse's decision.
+///
+/// A just-in-time grant (setGrant()) raises the level statements are decided
+/// at; granting or losing it re-judges prepared statements like a reload.
 ///
 /// After a config reload (adopt()), statements are decided by the new
 /// policy — prepared ones too: a Bind of a statement Parsed, or an EXECUTE of
@@ -30,6 +38,10 @@ class PolicyGate : public StatementGate {
   /// Decide by `policy` (of the reloaded `set`) from now on.
   void adopt(std::shared_ptr<const policy::PolicySet> set, const policy::CompiledPolicy& policy);
   const policy::CompiledPolicy& policy() const { return *policy_; }
+  /// Decide at `level` (a just-in-time grant) from now on; nullopt = the
+  /// policy's own access.
+  void setGrant(std::optional<config::AccessLevel> level);
+  const std::optional<config::AccessLevel>& grant() const { return grant_; }
 
   std::optional<DenialError> checkQuery(std::string_view sql) override;
   std::optional<DenialError> checkParse(std::string_view name, std::string_view sql) override;
@@ -38,6 +50,15 @@ class PolicyGate : public StatementGate {
 
   /// The last decision and the analysis it judged (for audit).
   const policy::Decision& last() const { return last_; }
+  /// The SQL text of prepared statement `name` (a Bind's), or nullptr.
+  const std::string* preparedText(std::string_view name) const;
+  /// The parameter types the Parse of `name` declared, kept for statements
+  /// that need a review (to show their values); nullptr otherwise.
+  const std::vector<uint32_t>* preparedParamTypes(std::string_view name) const;
+  void setParamTypes(std::string_view name, std::vector<uint32_t> types);
+  /// The last decision allowed the statement unless the planner's estimate
+  /// says otherwise, and it does: make it a Review by the estimate's rule.
+  void escalate();
   const std::shared_ptr<const sql::Analysis>& lastAnalysis() const { return last_analysis_; }
 
  private:
@@ -46,6 +67,11 @@ class PolicyGate : public StatementGate {
     std::shared_ptr<const sql::Analysis> analysis;
     size_t index = 0;  ///< the PREPARE statement within `analysis`
     uint64_t epoch = 0;
+    std::string text;                   ///< Parse only: the SQL, for reviews at Bind
+    std::vector<uint32_t> param_types;  ///< Parse with review only
+    /// Parse only: a decision the session acts on at each Bind — a review,
+    /// or an allowance that depends on the planner's estimate.
+    std::optional<policy::Decision> review;
   };
   struct Hash {
     using is_transparent = void;
@@ -57,15 +83,18 @@ class PolicyGate : public StatementGate {
   /// Re-judges `p` if it was allowed under an earlier epoch.
   std::optional<DenialError> recheck(Prepared& p);
   void track(const std::shared_ptr<const sql::Analysis>& analysis);
+  void forget(PreparedMap::iterator it);
 
   std::shared_ptr<const policy::PolicySet> set_;  ///< keeps policy_ alive
   const policy::CompiledPolicy* policy_;
   AnalysisCache& cache_;
   policy::Decision last_;
   std::shared_ptr<const sql::Analysis> last_analysis_;
-  uint64_t epoch_ = 0;        ///< bumped by adopt()
-  PreparedMap parsed_;        ///< protocol-level (Parse) statements by name
-  PreparedMap sql_prepared_;  ///< SQL-level (PREPARE) statements by name
+  uint64_t epoch_ = 0;  ///< bumped by adopt() and setGrant()
+  std::optional<config::AccessLevel> grant_;
+  size_t reviewed_parses_ = 0;  ///< entries of parsed_ with a review
+  PreparedMap parsed_;          ///< protocol-level (Parse) statements by name
+  PreparedMap sql_prepared_;    ///< SQL-level (PREPARE) statements by name
 };
 
 }  // namespace pgw::proxy

@@ -10,18 +10,19 @@
 namespace pgw::proxy {
 
 Server::Server(std::shared_ptr<const GatewayState> state, std::string config_path,
-               audit::AuditLog* audit_log)
+               audit::AuditLog* audit_log, review::ReviewService* reviews)
     : live_(state),
       startup_config_(state->config),
       config_path_(std::move(config_path)),
       audit_log_(audit_log),
+      reviews_(reviews),
       identity_(std::make_unique<IdentityService>(*state->config)),
       next_session_id_(static_cast<uint64_t>(std::time(nullptr)) << 24 | 1) {
   int n = startup_config_->workers;
   if (n <= 0) n = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
   for (int i = 0; i < n; ++i) {
-    workers_.push_back(
-        std::make_unique<Worker>(cancel_map_, *identity_, live_, audit_log_, active_clients_));
+    workers_.push_back(std::make_unique<Worker>(cancel_map_, *identity_, live_, audit_log_,
+                                                reviews_, metrics_, active_clients_));
   }
   if (!config_path_.empty()) {
     if (auto text = config::readConfigText(config_path_)) loaded_text_ = std::move(*text);
@@ -162,7 +163,11 @@ awaitable<void> Server::watchConfigFile() {
     // Compare contents, not timestamps: editors that save by rename, a
     // `touch`, or a change reverted before the next look all come out right.
     auto text = config::readConfigText(config_path_);
-    if (!text || *text == loaded_text_) continue;
+    if (!text) continue;
+    {
+      std::lock_guard lock(reload_mu_);  // reloads over the API write loaded_text_
+      if (*text == loaded_text_) continue;
+    }
     guardedReload("config file changed");
   }
 }
@@ -181,32 +186,34 @@ void Server::guardedReload(std::string_view trigger) {
   // A reload must never take its trigger down with it: an exception here
   // would end the detached coroutine and with it every later reload.
   try {
-    reload(trigger);
+    (void)reload(trigger);
   } catch (const std::exception& e) {
     log::error("config reload ({}) failed; generation {} keeps serving: {}", trigger,
                live_.generation(), e.what());
   }
 }
 
-void Server::reload(std::string_view trigger) {
+Status Server::reload(std::string_view trigger) {
+  std::lock_guard lock(reload_mu_);
   auto text = config::readConfigText(config_path_);
   if (!text) {
     log::error("config reload ({}) rejected; generation {} keeps serving: {}", trigger,
                live_.generation(), text.error().message);
-    return;
+    return text.takeError();
   }
   // Whatever the outcome, this text has been looked at: a rejected file is
   // reported once, not every second.
   loaded_text_ = *text;
   auto config = config::parseConfigFile(*text, config_path_);
   Result<std::shared_ptr<const GatewayState>> state =
-      config ? buildGatewayState(*config)
-             : Result<std::shared_ptr<const GatewayState>>(config.takeError());
+      !config    ? Result<std::shared_ptr<const GatewayState>>(config.takeError())
+      : builder_ ? builder_(*config)
+                 : buildGatewayState(*config);
   if (!state) {
     log::error("config reload ({}) rejected; generation {} keeps serving: {}", trigger,
                live_.generation(), state.error().message);
     auditReload(trigger, "rejected: " + state.error().message);
-    return;
+    return state.takeError();
   }
   const config::Config& next = *(*state)->config;
   const config::Config& running = *startup_config_;
@@ -231,6 +238,7 @@ void Server::reload(std::string_view trigger) {
   if (audit_log_ != nullptr && next.audit.sinks.size() != running.audit.sinks.size()) {
     log::warn("config reload: audit changed; it takes effect at the next restart");
   }
+  return {};
 }
 
 void Server::beginShutdown() {

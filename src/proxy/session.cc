@@ -10,6 +10,7 @@
 #include "proxy/identity_service.h"
 #include "proxy/policy_gate.h"
 #include "proxy/worker.h"
+#include "review/service.h"
 
 namespace pgw::proxy {
 namespace {
@@ -25,32 +26,6 @@ constexpr size_t kMaxStartupPacket = 10000;
 
 bool isFalse(std::string_view v) {
   return v == "false" || v == "0" || v == "off" || v == "no" || v.empty();
-}
-
-/// Client encodings in which every byte below 0x80 means its ASCII character,
-/// so the gateway's UTF-8 reading of quotes and backslashes matches the
-/// server's. Excluded: SJIS, BIG5, GBK, UHC, GB18030 and SHIFT_JIS_2004, whose
-/// second bytes can be a quote or a backslash.
-std::string asciiLowerCopy(std::string_view s) {
-  std::string out(s);
-  for (char& c : out) {
-    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
-  }
-  return out;
-}
-
-bool clientEncodingParsesLikeUtf8(std::string_view name) {
-  std::string n;
-  for (char c : name) {
-    if (c != '_' && c != '-')
-      n.push_back(static_cast<char>(std::toupper(static_cast<unsigned char>(c))));
-  }
-  for (std::string_view bad :
-       {"SJIS", "SHIFTJIS", "MSKANJI", "BIG5", "GBK", "UHC", "GB18030", "SHIFTJIS2004", "WIN932",
-        "WIN936", "WIN949", "WIN950", "CP932", "CP936", "CP949", "CP950", "JOHAB"}) {
-    if (n == bad) return false;
-  }
-  return true;
 }
 
 }  // namespace
@@ -87,6 +62,8 @@ std::string_view toString(SessionEnd end) {
       return "access changed by a config reload";
     case SessionEnd::Shutdown:
       return "gateway shutdown";
+    case SessionEnd::Terminated:
+      return "terminated over the API";
   }
   return "unknown";
 }
@@ -199,6 +176,7 @@ awaitable<bool> ClientSession::startup() {
       auto target = worker_.cancelMap().find({cancel->process_id, cancel->secret_key});
       if (target) {
         log::info("session {} from {}: forwarding cancel request", id_, peer_);
+        if (target->cancelled) target->cancelled->store(true, std::memory_order_release);
         co_await forwardCancel(*target);
       } else {
         log::info("session {} from {}: cancel request with an unknown key ignored", id_, peer_);
@@ -258,139 +236,6 @@ awaitable<bool> ClientSession::startup() {
 }
 
 // ---------------------------------------------------------------------------
-// Upstream
-// ---------------------------------------------------------------------------
-
-UpstreamTarget ClientSession::upstreamTarget(const std::string& credential_name) const {
-  UpstreamTarget target;
-  target.connection = connection_;
-  target.credential_name = credential_name;
-  target.credential = &connection_->credentials.at(credential_name);
-  if (auto it = state_->upstream_tls.find(connection_->name); it != state_->upstream_tls.end()) {
-    target.tls = it->second.get();
-  }
-  target.max_message_size = config_.max_message_size;
-  return target;
-}
-
-awaitable<bool> ClientSession::openUpstream() {
-  std::string credential_name = connection_->default_credential;
-  const policy::CompiledPolicy* governing = nullptr;
-  if (state_->policies) {
-    // The first policy matching subject and connection governs the session;
-    // none matching means no access at all.
-    governing = state_->policies->match(subject_, connection_->name);
-    if (governing == nullptr) {
-      auto refusal = policy::PolicySet::refusal(subject_, connection_->name);
-      log::warn("session {} from {}: {} \"{}\" refused: no policy for connection \"{}\"", id_,
-                peer_, auth::toString(subject_.method), subject_.id, connection_->name);
-      end(SessionEnd::StartupRefused,
-          fail(refusal.sqlstate.empty() ? "42501" : refusal.sqlstate, refusal.message));
-      co_return false;
-    }
-    if (const std::string* cred = governing->credential(connection_->name)) {
-      credential_name = *cred;
-    }
-  }
-  UpstreamTarget target = upstreamTarget(credential_name);
-  credential_name_ = credential_name;
-  for (const auto& [name, value] : startup_->params) {
-    // Protocol parameters are matched exactly (as the server does); the rest
-    // are settings, whose names the server reads case-insensitively.
-    if (name == "user" || name == "database" || name == "replication" || name == "options" ||
-        name.starts_with("_pq_.")) {
-      continue;
-    }
-    const std::string setting = asciiLowerCopy(name);
-    if (setting == "application_name") continue;
-    if (governing != nullptr) {
-      // The gateway sets these itself (below).
-      if (setting == "standard_conforming_strings" ||
-          (setting == "statement_timeout" && governing->limits().statement_timeout.count() > 0) ||
-          (setting == "default_transaction_read_only" && governing->readOnlySession())) {
-        continue;
-      }
-      if (setting == "client_encoding" && !clientEncodingParsesLikeUtf8(value)) {
-        end(SessionEnd::StartupRefused,
-            fail(sqlstate::kFeatureNotSupported,
-                 "pgwarden: client_encoding \"" + value +
-                     "\" is not supported under a policy (multibyte encodings whose bytes can "
-                     "hide quotes would be read differently by the server than by the gateway); "
-                     "use UTF8"));
-        co_return false;
-      }
-      // A startup setting is a SET before the first statement: the policy
-      // judges it as one (role, row_security, read-only... are guardrails).
-      sql::StatementInfo as_set;
-      as_set.kind = sql::StatementKind::Set;
-      as_set.settings.emplace_back(setting, value);
-      as_set.text = "SET " + setting + " = '" + value + "'";
-      const policy::Decision d = state_->policies->decide(*governing, as_set);
-      if (!d.allowed()) {
-        log::warn("session {} from {}: startup parameter {} refused by policy \"{}\" ({})", id_,
-                  peer_, setting, governing->name(), d.rule);
-        end(SessionEnd::StartupRefused, fail(d.sqlstate.empty() ? "42501" : d.sqlstate,
-                                             "startup parameter " + setting + ": " + d.message));
-        co_return false;
-      }
-    }
-    target.params.emplace_back(name, value);
-  }
-  // The database sees who is behind the gateway's shared credential.
-  target.params.emplace_back("application_name", applicationName());
-  if (governing != nullptr) {
-    // The analysis reads SQL as UTF-8 with standard_conforming_strings on; the
-    // server must read it the same way (policy guardrail parser_settings keeps
-    // it so after startup).
-
-    target.params.emplace_back("standard_conforming_strings", "on");
-  }
-  if (governing != nullptr && governing->limits().statement_timeout.count() > 0) {
-    // PostgreSQL enforces the limit; the policy keeps a session from raising
-    // or disabling it (limits:statement_timeout), and RESET comes back here.
-    target.params.emplace_back(
-        "statement_timeout", std::to_string(governing->limits().statement_timeout.count()) + "ms");
-  }
-  if (governing != nullptr && governing->readOnlySession()) {
-    // Defense in depth: even a statement the analysis misjudged cannot write.
-    // Turning it off again is a guardrail (security_settings).
-    target.params.emplace_back("default_transaction_read_only", "on");
-  }
-
-  upstream_ = std::make_unique<Upstream>(client_.socket().get_executor());
-  auto greeting = co_await upstream_->open(target);
-  if (!greeting) {
-    if (end_ != SessionEnd::None) co_return false;  // timed out or shut down meanwhile
-    log::warn("session {} from {} (user \"{}\"): {}", id_, peer_, user_, greeting.error().message);
-    end(SessionEnd::UpstreamUnavailable, greeting.takeError());
-    co_return false;
-  }
-  upstream_key_ = greeting->key;
-  if (governing != nullptr) {
-    gate_ = std::make_unique<PolicyGate>(state_->policies, *governing, worker_.analysisCache());
-    backend_relay_.setRowLimit(governing->limits().max_rows);
-    setupMasking(*state_, *governing);
-  }
-  client_key_ = worker_.cancelMap().add({upstream_->endpoint(), upstream_key_});
-
-  std::string out = std::move(greeting->replay);
-  protocol::encodeBackendKeyData(out, *client_key_);
-  protocol::encodeReadyForQuery(out, greeting->status);
-  tx_status_ = greeting->status;
-  startAudit();
-  if (!co_await sendToClient(out)) co_return false;
-  phase_deadline_.disarm();
-  std::string groups;
-  for (const auto& g : subject_.groups) groups += (groups.empty() ? "" : ",") + g;
-  log::info(
-      "session {} from {}: {} \"{}\" (groups [{}]) connected to \"{}\" as credential "
-      "\"{}\"{}",
-      id_, peer_, auth::toString(subject_.method), subject_.id, groups, connection_->name,
-      target.credential_name, client_.tls() ? " (TLS)" : "");
-  co_return true;
-}
-
-// ---------------------------------------------------------------------------
 // Relay
 // ---------------------------------------------------------------------------
 
@@ -432,10 +277,15 @@ awaitable<void> ClientSession::pumpClient() {
       co_return;
     }
     if (step->held) {
-      // The next message waits for the catalog lookups masking needs, or
-      // for room in the audit queue; then it is offered again.
+      // The next message waits for the catalog lookups masking needs, for a
+      // reviewer's decision, or for room in the audit queue; then it is
+      // offered again.
       if (catalog_needs_) {
         if (!co_await fetchCatalog()) co_return;
+      } else if (estimate_ && !estimate_->done) {
+        if (!co_await runEstimate()) co_return;
+      } else if (held_review_ && !held_review_->outcome) {
+        if (!co_await waitForReview()) co_return;
       } else if (!co_await waitForAuditRoom()) {
         co_return;
       }
@@ -474,7 +324,15 @@ awaitable<void> ClientSession::pumpServer() {
     }
     ready_in_plan_ = false;
     if (!server_plan_.empty()) {
-      if (auto ec = co_await writePlan(client_, in, server_plan_, server_gather_)) {
+      // A review notice being written goes out whole before more results.
+      while (notice_writing_ && end_ == SessionEnd::None) {
+        asio::steady_timer pause(client_.socket().get_executor(), std::chrono::milliseconds(1));
+        co_await pause.async_wait(nothrow);
+      }
+      server_writing_ = true;
+      auto ec = co_await writePlan(client_, in, server_plan_, server_gather_);
+      server_writing_ = false;
+      if (ec) {
         end(SessionEnd::ClientGone);
         co_return;
       }
@@ -503,8 +361,11 @@ void ClientSession::onReadyForQuery(protocol::TxStatus status) {
   if (statement_audit_) statement_audit_->readyForQuery();
   tx_status_ = status;
   if (pending_ready_ > 0) --pending_ready_;
-  if (pending_ready_ == 0) denials_.settle();
   last_activity_ = Clock::now();
+  if (pending_ready_ == 0) {
+    denials_.settle();
+    worker_.metrics().latency(last_activity_ - round_start_);
+  }
 }
 
 bool ClientSession::onError(const protocol::NoticeFields& fields, std::string& replacement) {
@@ -562,6 +423,7 @@ Result<FrontendObserver::Verdict> ClientSession::onFrontendMessage(
                                 (!extended_open_ && (std::holds_alternative<protocol::Parse>(msg) ||
                                                      std::holds_alternative<protocol::Bind>(msg)));
   if (starts_statement && worker_.live().generation() != generation_) applyReload();
+  if (starts_statement && gate_ && grant_generation_ != 0) refreshGrant();
   if (starts_statement && credential_deadline_ && boundary_end_ == SessionEnd::None &&
       std::chrono::system_clock::now() >= *credential_deadline_) {
     auto t = std::chrono::system_clock::to_time_t(*credential_deadline_);
@@ -597,6 +459,8 @@ Result<FrontendObserver::Verdict> ClientSession::onFrontendMessage(
     }
   }
   // Each of these is answered by exactly one ReadyForQuery.
+  const int64_t ready_before = pending_ready_;
+  const bool extended_before = extended_open_;
   if (std::holds_alternative<protocol::Query>(msg) || std::holds_alternative<protocol::Sync>(msg) ||
       std::holds_alternative<protocol::FunctionCall>(msg)) {
     ++pending_ready_;
@@ -606,6 +470,26 @@ Result<FrontendObserver::Verdict> ClientSession::onFrontendMessage(
   if (std::holds_alternative<protocol::Sync>(msg)) extended_open_ = false;
 
   Verdict verdict = gateMessage(msg, replacement, audit_refused);
+  if (verdict == Verdict::Hold) {
+    // Waiting for a review: the message is offered again once it is decided.
+    pending_ready_ = ready_before;
+    extended_open_ = extended_before;
+    return verdict;
+  }
+  if (ready_before == 0 && !extended_before) round_start_ = Clock::now();
+  if (std::holds_alternative<protocol::Query>(msg) ||
+      std::holds_alternative<protocol::Parse>(msg)) {
+    ++statements_;
+    using D = GatewayMetrics::Decision;
+    D d = D::Unchecked;
+    if (gate_) {
+      d = gate_->last().verdict == policy::Verdict::Allow    ? D::Allow
+          : gate_->last().verdict == policy::Verdict::Review ? D::Review
+                                                             : D::Deny;
+    }
+    worker_.metrics().statement(d);
+    rememberStatement(msg);
+  }
   if (statement_audit_ && !audit_refused) auditMessage(msg, verdict == Verdict::Replace);
   if (mask_) verdict = maskMessage(msg, verdict, replacement);
   return verdict;
@@ -634,6 +518,11 @@ void ClientSession::end(SessionEnd reason, Error error) {
   if (end_ != SessionEnd::None) return;
   end_ = reason;
   end_error_ = std::move(error);
+  if (reason == SessionEnd::AuthFailed) worker_.metrics().authFailed();
+  if (reason == SessionEnd::UpstreamUnavailable || reason == SessionEnd::UpstreamLost ||
+      reason == SessionEnd::UpstreamProtocolError) {
+    worker_.metrics().upstreamError();
+  }
   client_.cancel();
   if (upstream_) upstream_->stream().cancel();
 }
@@ -650,6 +539,33 @@ void ClientSession::terminate() {
   end(SessionEnd::Shutdown);
 }
 
+void ClientSession::terminateWith(const std::string& why) {
+  end(SessionEnd::Terminated, fail(sqlstate::kAdminShutdown,
+                                   "terminating connection due to administrator command: " + why));
+}
+
+SessionSummary ClientSession::summary() const {
+  SessionSummary s;
+  s.id = id_;
+  s.subject = subject_;
+  s.connection = connection_ != nullptr ? connection_->name : std::string();
+  s.policy = gate_ ? gate_->policy().name() : std::string();
+  s.client_address = peer_;
+  s.started_us = started_us_;
+  s.statements = statements_;
+  if (held_review_ && !held_review_->outcome) {
+    s.state = "waiting for review";
+    s.review_id = held_review_->id;
+  } else if (!relaying_) {
+    s.state = "starting";
+  } else if (upstreamBusy()) {
+    s.state = "active";
+  } else {
+    s.state = tx_status_ == protocol::TxStatus::Idle ? "idle" : "idle in transaction";
+  }
+  return s;
+}
+
 awaitable<bool> ClientSession::sendToClient(const std::string& bytes) {
   if (auto ec = co_await client_.writeAll(asio::buffer(bytes))) {
     end(SessionEnd::ClientGone);
@@ -661,6 +577,11 @@ awaitable<bool> ClientSession::sendToClient(const std::string& bytes) {
 awaitable<void> ClientSession::finish() {
   phase_deadline_.disarm();
   idle_deadline_.disarm();
+  if (held_review_ && !held_review_->outcome && worker_.reviews() != nullptr) {
+    // Nobody is left to run the statement if it were approved.
+    worker_.reviews()->withdraw(held_review_->id,
+                                "the session ended (" + std::string(toString(end_)) + ")");
+  }
 
   // What the client is told.
   Error notice;
@@ -673,6 +594,7 @@ awaitable<void> ClientSession::finish() {
     case SessionEnd::IdleTimeout:
     case SessionEnd::CredentialExpired:
     case SessionEnd::PolicyChanged:
+    case SessionEnd::Terminated:
       notice = end_error_;
       break;
     case SessionEnd::UpstreamLost:

@@ -10,6 +10,8 @@
 ///     -> finish(): the single place that decides what the client is told,
 ///        whether the upstream work is cancelled, and what is logged.
 
+#include <array>
+#include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <memory>
@@ -29,6 +31,7 @@
 #include "proxy/statement_audit.h"
 #include "proxy/stream.h"
 #include "proxy/upstream.h"
+#include "review/review.h"
 
 namespace pgw::proxy {
 
@@ -52,6 +55,20 @@ enum class SessionEnd {
   CredentialExpired,  ///< the token/certificate behind the session expired
   PolicyChanged,      ///< a config reload revoked or changed this session's access
   Shutdown,
+  Terminated,  ///< an administrator ended it (DELETE /api/sessions/{id})
+};
+
+/// What the control plane shows of a live session.
+struct SessionSummary {
+  uint64_t id = 0;
+  auth::Subject subject;
+  std::string connection;
+  std::string policy;
+  std::string client_address;
+  std::string state;  ///< "starting", "idle", "active", "idle in transaction", "waiting for review"
+  std::string review_id;
+  int64_t started_us = 0;
+  uint64_t statements = 0;
 };
 std::string_view toString(SessionEnd end);
 
@@ -70,6 +87,9 @@ class ClientSession : public std::enable_shared_from_this<ClientSession>,
   void requestShutdown();
   /// Grace period over: end now.
   void terminate();
+  /// An administrator ends the session now: FATAL 57P01 with `why`.
+  void terminateWith(const std::string& why);
+  SessionSummary summary() const;
   uint64_t id() const { return id_; }
   const auth::Subject& subject() const { return subject_; }
 
@@ -137,6 +157,42 @@ class ClientSession : public std::enable_shared_from_this<ClientSession>,
   /// A statement's result ended: its masked columns go to its audit event.
   void maskStatementDone();
 
+  // Reviews and grants (session_review.cc).
+  /// The gate's Review verdict on `msg`: Forward (an approval lets it run
+  /// once), Hold (wait mode: pumpClient waits for the decision, then offers
+  /// the message again) or Replace (refused: retry mode's "ask first", or a
+  /// decision that was not an approval).
+  Verdict onReview(const protocol::FrontendMessage& msg, DenialError denial,
+                   std::string& replacement);
+  /// What a review or an estimate is about: the statement's text, its
+  /// parameters (a Bind's) and its retryKey().
+  struct ReviewTarget {
+    std::string text;
+    std::vector<std::optional<std::string>> params;
+    std::string key;
+  };
+  ReviewTarget reviewTarget(const protocol::FrontendMessage& msg) const;
+  /// Hold when the planner's estimate for `target` is not known yet
+  /// (pumpClient runs EXPLAIN, then offers the message again).
+  bool needsEstimate(const ReviewTarget& target);
+  awaitable<bool> runEstimate();
+  /// An allowed statement under an `estimated_rows` review rule: nullopt
+  /// (it runs), or what onReview() makes of it.
+  std::optional<Verdict> checkEstimate(const protocol::FrontendMessage& msg,
+                                       std::string& replacement);
+  /// Wait mode: tells the client its review id, then waits for the decision,
+  /// the timeout, the client's CancelRequest or the session's end.
+  awaitable<bool> waitForReview();
+  /// Writes a NoticeResponse between two of the server's messages.
+  awaitable<bool> sendNotice(const std::string& bytes);
+  /// A review for the statement in `msg` (text, parameters, context).
+  review::Review describeForReview(const std::string& text,
+                                   std::vector<std::optional<std::string>> params) const;
+  /// Just-in-time grants: re-reads the subject's grant when it may have
+  /// changed (approved, revoked, expired); decides at its level.
+  void refreshGrant();
+  void rememberStatement(const protocol::FrontendMessage& msg);
+
   /// A config reload happened: adopt its policy, or schedule the end.
   void applyReload();
   /// The error for a statement that arrives while the session waits to end
@@ -200,6 +256,43 @@ class ClientSession : public std::enable_shared_from_this<ClientSession>,
   std::optional<Error> catalog_error_;
   int catalog_rounds_ = 0;
 
+  /// Wait mode: the review the held message waits for.
+  struct HeldReview {
+    std::string id;
+    std::string key;  ///< retryKey() of the held message
+    int64_t expires_us = 0;
+    std::optional<review::Review> outcome;  ///< set once it left pending
+    bool notified = false;                  ///< the client has its NoticeResponse
+  };
+  std::optional<HeldReview> held_review_;
+  /// The planner's estimate for the statement being offered (EXPLAIN).
+  struct PendingEstimate {
+    std::string key;  ///< ReviewTarget::key
+    std::string text;
+    std::vector<std::optional<std::string>> params;
+    bool done = false;
+    std::optional<double> rows;
+    std::optional<double> cost;
+    std::string error;  ///< why there is no estimate
+  };
+  std::optional<PendingEstimate> estimate_;
+  std::string audit_review_id_;  ///< goes into the next statement's audit event
+  /// The session's last statements, for reviewers (a ring; next at `recent_next_`).
+  std::array<std::shared_ptr<const sql::Analysis>, 10> recent_;
+  size_t recent_next_ = 0;
+  std::string grant_hint_;  ///< why a grant does not apply to this session, for denials
+  /// Set by a CancelRequest for this session (any thread): withdraws a review.
+  std::shared_ptr<std::atomic<bool>> cancel_flag_ = std::make_shared<std::atomic<bool>>(false);
+  bool server_writing_ = false;    ///< pumpServer is writing to the client
+  bool notice_writing_ = false;    ///< sendNotice is writing to the client
+  uint64_t grant_generation_ = 0;  ///< ReviewService::grantGeneration() last read
+  int64_t grant_ends_us_ = 0;      ///< the grant in force ends (0 = none)
+  std::string grant_id_;
+  bool upstream_read_only_ = false;
+
+  int64_t started_us_ = review::nowUs();
+  uint64_t statements_ = 0;  ///< statements the client sent (Query, Parse... each counts once)
+
   SessionEnd end_ = SessionEnd::None;
   Error end_error_;
   bool relaying_ = false;
@@ -208,6 +301,7 @@ class ClientSession : public std::enable_shared_from_this<ClientSession>,
   bool extended_open_ = false;  ///< extended-protocol work sent since the last Sync
   protocol::TxStatus tx_status_ = protocol::TxStatus::Idle;
   std::chrono::steady_clock::time_point last_activity_;
+  std::chrono::steady_clock::time_point round_start_;  ///< the client's round trip began
   Deadline phase_deadline_;
   Deadline idle_deadline_;
 };

@@ -152,6 +152,8 @@ void ClientSession::auditMessage(const protocol::FrontendMessage& msg, bool deni
     if (gate_) decision.policy = gate_->policy().name();
   } else if (gate_) {
     decision = fromDecision(gate_->last());
+    decision.review_id = std::move(audit_review_id_);
+    audit_review_id_.clear();
   }
   auto analysisOf = [&](std::string_view sql) {
     return gate_ && !ending ? gate_->lastAnalysis() : worker_.analysisCache().get(sql);
@@ -163,7 +165,7 @@ void ClientSession::auditMessage(const protocol::FrontendMessage& msg, bool deni
     for (size_t i = 0; i < types.size(); ++i) types[i] = static_cast<uint32_t>(p->param_types[i]);
     sa.parse(p->statement, analysisOf(p->query), decision, denied, std::move(types));
   } else if (const auto* b = std::get_if<protocol::Bind>(&msg)) {
-    sa.bind(*b, denied ? &decision : nullptr);
+    sa.bind(*b, denied ? &decision : nullptr, decision.review_id);
   } else if (const auto* e = std::get_if<protocol::Execute>(&msg)) {
     sa.execute(e->portal);
   } else if (std::holds_alternative<protocol::Sync>(msg)) {

@@ -72,20 +72,42 @@ FrontendObserver::Verdict ClientSession::gateMessage(const protocol::FrontendMes
   } else if (gate_) {
     // A denied statement is replaced by one that fails on the server, so the
     // server applies its own failure semantics (see proxy/denials.h).
+    const auto review = [this] { return gate_->last().verdict == policy::Verdict::Review; };
+    // A grant this session cannot use says so in every refusal.
+    const auto withGrantHint = [this](DenialError e) {
+      if (!grant_hint_.empty()) e.hint += (e.hint.empty() ? "" : "; ") + grant_hint_;
+      return e;
+    };
     if (const auto* q = std::get_if<protocol::Query>(&msg)) {
       if (auto denial = gate_->checkQuery(q->sql)) {
-        denials_.denyQuery(replacement, std::move(*denial));
+        if (review()) return onReview(msg, std::move(*denial), replacement);
+        denials_.denyQuery(replacement, withGrantHint(std::move(*denial)));
         return Verdict::Replace;
       }
+      if (gate_->last().estimate) {
+        if (auto v = checkEstimate(msg, replacement)) return *v;
+      }
     } else if (const auto* p = std::get_if<protocol::Parse>(&msg)) {
+      // A statement that needs review is prepared as sent; each Bind asks.
       if (auto denial = gate_->checkParse(p->statement, p->query)) {
-        denials_.denyParse(replacement, p->statement, std::move(*denial));
-        return Verdict::Replace;
+        if (!review()) {
+          denials_.denyParse(replacement, p->statement, withGrantHint(std::move(*denial)));
+          return Verdict::Replace;
+        }
+        std::vector<uint32_t> types(p->param_types.size());
+        for (size_t i = 0; i < types.size(); ++i) {
+          types[i] = static_cast<uint32_t>(p->param_types[i]);
+        }
+        gate_->setParamTypes(p->statement, std::move(types));
       }
     } else if (const auto* b = std::get_if<protocol::Bind>(&msg)) {
       if (auto denial = gate_->checkBind(b->statement)) {
-        denials_.denyBind(replacement, b->portal, std::move(*denial));
+        if (review()) return onReview(msg, std::move(*denial), replacement);
+        denials_.denyBind(replacement, b->portal, withGrantHint(std::move(*denial)));
         return Verdict::Replace;
+      }
+      if (gate_->last().estimate) {
+        if (auto v = checkEstimate(msg, replacement)) return *v;
       }
     } else if (const auto* f = std::get_if<protocol::FunctionCall>(&msg)) {
       if (auto denial = gate_->checkFunctionCall(f->function_oid)) {

@@ -121,6 +121,7 @@ audit::AuditEvent StatementAudit::statementEvent(
   ev.decision = decision.decision;
   ev.rule = decision.rule;
   ev.policy = decision.policy;
+  ev.review_id = decision.review_id;
   return ev;
 }
 
@@ -188,8 +189,10 @@ void StatementAudit::parse(std::string_view name, std::shared_ptr<const sql::Ana
   statements_.insert_or_assign(std::string(name), std::move(prepared));
 }
 
-void StatementAudit::bind(const protocol::Bind& bind, const AuditDecision* recheck_denial) {
+void StatementAudit::bind(const protocol::Bind& bind, const AuditDecision* recheck_denial,
+                          std::string review_id) {
   Portal portal;
+  portal.review_id = std::move(review_id);
   if (auto it = statements_.find(std::string(bind.statement)); it != statements_.end()) {
     portal.statement = it->second;
     portal.denied = it->second->denied;
@@ -234,9 +237,11 @@ void StatementAudit::execute(std::string_view portal) {
   const sql::StatementInfo* info = statement && !statement->analysis->statements.empty()
                                        ? &statement->analysis->statements.front()
                                        : nullptr;
-  push(Entry::Statement,
-       statementEvent(info, info != nullptr ? info->text : "", it->second.parameters,
-                      statement ? statement->decision : AuditDecision{}));
+  audit::AuditEvent ev =
+      statementEvent(info, info != nullptr ? info->text : "", it->second.parameters,
+                     statement ? statement->decision : AuditDecision{});
+  if (!it->second.review_id.empty()) ev.review_id = it->second.review_id;
+  push(Entry::Statement, std::move(ev));
 }
 
 void StatementAudit::functionCall(int32_t function_oid, const AuditDecision& decision,

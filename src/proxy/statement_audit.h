@@ -44,7 +44,8 @@ struct AuditDecision {
   std::string decision;  ///< "allow", "deny", "review", "" (no policy)
   std::string rule;
   std::string policy;
-  size_t statement = 0;  ///< for a denial: which statement of the query was refused
+  size_t statement = 0;   ///< for a denial: which statement of the query was refused
+  std::string review_id;  ///< the review that held, refused or let through the statement
 };
 
 class StatementAudit {
@@ -71,7 +72,9 @@ class StatementAudit {
   /// used to show binary parameters of common types as text.
   void parse(std::string_view name, std::shared_ptr<const sql::Analysis> analysis,
              const AuditDecision& decision, bool denied, std::vector<uint32_t> param_types = {});
-  void bind(const protocol::Bind& bind, const AuditDecision* recheck_denial);
+  /// `review_id`: the review that let this Bind through ("" = none).
+  void bind(const protocol::Bind& bind, const AuditDecision* recheck_denial,
+            std::string review_id = {});
   void execute(std::string_view portal);
   void functionCall(int32_t function_oid, const AuditDecision& decision, bool denied);
   void sync();
@@ -117,6 +120,7 @@ class StatementAudit {
     std::shared_ptr<const Prepared> statement;
     std::vector<std::optional<std::string>> parameters;
     bool denied = false;
+    std::string review_id;
   };
 
   audit::AuditEvent statementEvent(const sql::StatementInfo* info, std::string_view text,

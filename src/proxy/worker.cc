@@ -2,6 +2,7 @@
 
 #include <unistd.h>
 
+#include <future>
 #include <vector>
 
 #include "common/log.h"
@@ -10,11 +11,14 @@
 namespace pgw::proxy {
 
 Worker::Worker(CancelMap& cancel_map, IdentityService& identity, const LiveState& live,
-               audit::AuditLog* audit_log, std::atomic<int>& active_clients)
+               audit::AuditLog* audit_log, review::ReviewService* reviews, GatewayMetrics& metrics,
+               std::atomic<int>& active_clients)
     : cancel_map_(cancel_map),
       identity_(identity),
       live_(live),
       audit_log_(audit_log),
+      reviews_(reviews),
+      metrics_(metrics),
       active_clients_(active_clients),
       guard_(io_.get_executor()) {}
 
@@ -72,6 +76,17 @@ void Worker::beginShutdown() {
     std::vector<ClientSession*> now(sessions_.begin(), sessions_.end());
     for (auto* s : now) s->requestShutdown();
   });
+}
+
+bool Worker::forEachSession(const std::function<void(ClientSession&)>& f,
+                            std::chrono::milliseconds timeout) {
+  auto done = std::make_shared<std::promise<void>>();
+  auto future = done->get_future();
+  mailbox_->post([this, f, done] {
+    for (ClientSession* s : sessions_) f(*s);
+    done->set_value();
+  });
+  return future.wait_for(timeout) == std::future_status::ready;
 }
 
 void Worker::terminateAll() {

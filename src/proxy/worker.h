@@ -17,6 +17,11 @@
 #include "proxy/catalog.h"
 #include "proxy/gateway_state.h"
 #include "proxy/live_state.h"
+#include "proxy/metrics.h"
+
+namespace pgw::review {
+class ReviewService;
+}
 
 namespace pgw::proxy {
 
@@ -46,7 +51,8 @@ class Mailbox {
 class Worker {
  public:
   Worker(CancelMap& cancel_map, IdentityService& identity, const LiveState& live,
-         audit::AuditLog* audit_log, std::atomic<int>& active_clients);
+         audit::AuditLog* audit_log, review::ReviewService* reviews, GatewayMetrics& metrics,
+         std::atomic<int>& active_clients);
   ~Worker();
   Worker(const Worker&) = delete;
   Worker& operator=(const Worker&) = delete;
@@ -70,6 +76,13 @@ class Worker {
   IdentityService& identity() { return identity_; }
   const LiveState& live() const { return live_; }
   audit::AuditLog* auditLog() const { return audit_log_; }
+  /// Reviews and grants; null when the gateway runs without a state store.
+  review::ReviewService* reviews() const { return reviews_; }
+  GatewayMetrics& metrics() { return metrics_; }
+  /// Runs `f` on every session of this worker, on its thread, and waits
+  /// (at most `timeout`; false if the worker did not answer in time).
+  bool forEachSession(const std::function<void(ClientSession&)>& f,
+                      std::chrono::milliseconds timeout);
   AnalysisCache& analysisCache() { return analysis_cache_; }
   Catalog& catalog() { return catalog_; }
   const std::shared_ptr<Mailbox>& mailbox() const { return mailbox_; }
@@ -80,6 +93,8 @@ class Worker {
   IdentityService& identity_;
   const LiveState& live_;
   audit::AuditLog* audit_log_;
+  review::ReviewService* reviews_;
+  GatewayMetrics& metrics_;
   std::atomic<int>& active_clients_;
   bool shutting_down_ = false;
   AnalysisCache analysis_cache_;
