@@ -89,11 +89,14 @@ FrontendObserver::Verdict ClientSession::gateMessage(const protocol::FrontendMes
       }
     } else if (const auto* p = std::get_if<protocol::Parse>(&msg)) {
       // A statement that needs review is prepared as sent; each Bind asks.
-      if (auto denial = gate_->checkParse(p->statement, p->query)) {
-        if (!review()) {
-          denials_.denyParse(replacement, p->statement, withGrantHint(std::move(*denial)));
-          return Verdict::Replace;
-        }
+      // So is one whose allowance depends on the planner's estimate: each
+      // Bind's parameters go into the EXPLAIN.
+      auto denial = gate_->checkParse(p->statement, p->query);
+      if (denial && !review()) {
+        denials_.denyParse(replacement, p->statement, withGrantHint(std::move(*denial)));
+        return Verdict::Replace;
+      }
+      if (denial || gate_->last().estimate) {
         std::vector<uint32_t> types(p->param_types.size());
         for (size_t i = 0; i < types.size(); ++i) {
           types[i] = static_cast<uint32_t>(p->param_types[i]);
