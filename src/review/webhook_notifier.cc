@@ -129,11 +129,14 @@ std::string_view levelName(config::AccessLevel level) {
   return i < kLevels.size() ? kLevels[i] : std::string_view("unknown");
 }
 
+/// A chat channel is wider than the approvers: it gets the normalized
+/// statement (literals as $n), never the values as sent.
 std::string slackReviewText(const Review& r) {
+  const std::string& statement = r.normalized.empty() ? r.statement : r.normalized;
   std::string text =
       fmt::format("*pgwarden: review {}* — {} wants to run on connection *{}*:\n```{}```\n", r.id,
                   slackEscape(who(r.subject)), slackEscape(r.connection),
-                  slackEscape(truncate(r.statement, kMaxSlackStatement)));
+                  slackEscape(truncate(statement, kMaxSlackStatement)));
   text += fmt::format("Rule `{}` of policy `{}`", slackEscape(r.rule), slackEscape(r.policy));
   if (!r.reason.empty()) text += ": " + slackEscape(r.reason);
   text += "\n";
