@@ -283,7 +283,13 @@ awaitable<Result<Catalog::Estimate>> Catalog::explain(UpstreamTarget target, con
   }
   try {
     const auto plan = nlohmann::json::parse(*rows->front().front()).at(0).at("Plan");
-    co_return Estimate{plan.at("Plan Rows").get<double>(), plan.at("Total Cost").get<double>()};
+    // INSERT, UPDATE, DELETE and MERGE plan as a ModifyTable node that
+    // returns no rows without RETURNING: the rows it would change are its
+    // input's.
+    const auto& counted = plan.at("Node Type") == "ModifyTable" && plan.contains("Plans")
+                              ? plan.at("Plans").at(0)
+                              : plan;
+    co_return Estimate{counted.at("Plan Rows").get<double>(), plan.at("Total Cost").get<double>()};
   } catch (const std::exception& e) {
     co_return fail("XX000", std::string("EXPLAIN's plan does not read: ") + e.what());
   }

@@ -147,6 +147,7 @@ class Catalog {
   /// read-only (default_transaction_read_only), so nothing the planner
   /// evaluates can write.
   struct Estimate {
+    /// Rows returned; for INSERT, UPDATE, DELETE and MERGE, rows changed.
     double rows = 0;
     double cost = 0;
   };

@@ -32,6 +32,9 @@ POLICIES = [
     {"name": "held", "subjects": {"groups": ["holder"]}, "connections": ["app"],
      "access": "write", "review": [{"kind": "delete"}],
      "approval": {"mode": "wait", "approvers": ["dba"], "timeout": "5m"}},
+    {"name": "bulk-writes", "subjects": {"groups": ["bulk"]}, "connections": ["app"],
+     "access": "write", "review": [{"kind": "delete", "estimated_rows": 100}],
+     "approval": {"mode": "retry", "approvers": ["dba"]}},
     {"name": "alice-anywhere", "subjects": {"ids": ["alice"]}, "connections": ["*"],
      "access": "read"},
 ]
@@ -56,7 +59,8 @@ def cgw(module_gateway):
     gw.api = "http://" + gw.config["listen"]["http"]
     gw.tokens = {name: create_token(gw, name, "--groups", groups)
                  for name, groups in [("carol", "dba"), ("audra", "audit"), ("pat", "platform"),
-                                      ("ana", "analyst"), ("jay", "jit"), ("hal", "holder")]}
+                                      ("ana", "analyst"), ("jay", "jit"), ("hal", "holder"),
+                                      ("bo", "bulk")]}
     return gw
 
 
@@ -121,6 +125,22 @@ def test_the_estimate_uses_bound_parameters(cgw):
                     token=cgw.tokens["carol"])
         assert review["estimated_rows"] == 50000
         assert review["parameters"] == ["50000"]
+
+
+def test_a_write_is_estimated_by_the_rows_it_changes(cgw, table, pg):
+    with psycopg.connect(pg.dsn("gw_scram", "app"), autocommit=True) as c:
+        c.execute(f"INSERT INTO {table} SELECT g, 'n' FROM generate_series(1, 5000) g")
+        c.execute(f"ANALYZE {table}")
+    with as_token(cgw, "bo") as c:
+        assert c.execute(f"DELETE FROM {table} WHERE id = 1").statusmessage == "DELETE 1"
+        with pytest.raises(psycopg.Error) as ei:
+            c.execute(f"DELETE FROM {table} WHERE id <= 3000")
+        assert ei.value.sqlstate == "PW001", ei.value
+        review = ok(cgw, "GET", f"/api/reviews/{review_id_of(ei.value)}",
+                    token=cgw.tokens["carol"])
+        assert 2000 < review["estimated_rows"] < 4000, review["estimated_rows"]
+    with psycopg.connect(pg.dsn("gw_scram", "app"), autocommit=True) as c:
+        assert c.execute(f"SELECT count(*) FROM {table}").fetchone() == (4999,)
 
 
 def test_the_estimate_runs_on_a_read_only_connection(cgw, table, pg):
