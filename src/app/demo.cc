@@ -87,6 +87,20 @@ std::string tailOfFile(const fs::path& path, size_t n) {
   return text;
 }
 
+/// `bytes` random bytes as hex digits.
+std::string randomHex(size_t bytes) {
+  static constexpr std::string_view kDigits = "0123456789abcdef";
+  std::random_device device;
+  std::uniform_int_distribution<int> pick(0, 255);
+  std::string text;
+  for (size_t i = 0; i < bytes; ++i) {
+    const int b = pick(device);
+    text += kDigits[static_cast<size_t>(b >> 4)];
+    text += kDigits[static_cast<size_t>(b & 15)];
+  }
+  return text;
+}
+
 std::string randomPassword(size_t length) {
   static constexpr std::string_view kAlphabet =
       "ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz23456789";
@@ -601,6 +615,7 @@ void Demo::publishConfigPath() {
 
 void Demo::writeGatewayConfig() {
   writeFile(dir_ / kSecretFile, app_password_, 0600);
+  writeFile(dir_ / kStateKeyFile, randomHex(32), 0600);
   writeFile(configPath(),
             demo::gatewayConfigYaml(
                 {options_.gateway_port, http_port_, pg_port_, demo_password_, devIssuerUrl()}),
@@ -683,6 +698,14 @@ void Demo::printBanner() const {
        << "  SELECT lower(email), row_to_json(c) FROM customers c LIMIT 1;  -- still masked\n"
        << "  DELETE FROM orders;              -- denied: DELETE without WHERE\n"
        << "  UPDATE customers SET email = '' WHERE id = 1;   -- denied: read-only policy\n"
+       << "and ask a person (as " << kDemoUser
+       << ": a write to payroll waits for an approver, who may not be you):\n"
+       << "  UPDATE payroll SET salary = salary + 1000 WHERE id = 1;  -- waits\n"
+       << "  then, in another terminal, approve it as dana (group " << kApproverGroup << "):\n"
+       << "  export PGWARDEN_API=http://127.0.0.1:" << http_port_ << " PGWARDEN_TOKEN=$("
+       << selfCommand() << " token mint --demo --sub dana --groups " << kApproverGroup << ")\n"
+       << "  " << selfCommand() << " review list\n"
+       << "  " << selfCommand() << " review approve rv_...   # the id the waiting psql printed\n"
        << "then read the audit trail (every statement, who ran it, what was decided):\n"
        << "  " << selfCommand() << " audit tail --config " << configPath().string() << " -n 20\n"
        << "  " << selfCommand() << " audit verify --config " << configPath().string() << "\n"

@@ -10,7 +10,7 @@ std::string gatewayConfigYaml(const ConfigValues& v) {
        << "listen:\n"
        << "  postgres: \"127.0.0.1:" << v.gateway_port << "\"\n"
        << "  http: \"127.0.0.1:" << v.http_port
-       << "\"      # control plane: the dev issuer's keys\n"
+       << "\"      # control plane: REST API, the dev issuer's keys\n"
        << "log_level: info\n"
        << "timeouts:\n"
        << "  startup: 10s\n"
@@ -75,7 +75,21 @@ std::string gatewayConfigYaml(const ConfigValues& v) {
        << "  - name: demo-developer\n"
        << "    subjects: { groups: [demo] }\n"
        << "    connections: [" << kDatabase << "]\n"
-       << "    access: write\n";
+       << "    access: write\n"
+       << "    # A person approves every write to payroll (docs/approvals.md): the\n"
+       << "    # statement waits, then runs when approved.\n"
+       << "    review:\n"
+       << "      - { table: public.payroll, writes: true, reason: \"payroll changes need a "
+          "second person\" }\n"
+       << "    approval: { mode: wait, approvers: [" << kApproverGroup << "], timeout: 10m }\n"
+       << "# The REST control plane on listen.http (docs/api.md): roles from groups.\n"
+       << "api:\n"
+       << "  roles: { admin: [" << kApproverGroup << "], approver: [" << kApproverGroup
+       << "], auditor: [" << kApproverGroup << "] }\n"
+       << "# Reviews, grants and connections registered over the API.\n"
+       << "state:\n"
+       << "  path: data/state.db\n"
+       << "  master_key: \"${file:" << kStateKeyFile << "}\"\n";
   return yaml.str();
 }
 

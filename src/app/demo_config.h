@@ -12,11 +12,15 @@ inline constexpr std::string_view kAppRole = "pgwarden_app";
 inline constexpr std::string_view kDatabase = "shop";
 inline constexpr std::string_view kDemoUser = "demo";
 inline constexpr std::string_view kSecretFile = "secrets/shop_app";
-inline  /// The dev issuer's Ed25519 private key: whoever reads it can mint tokens.
-    constexpr std::string_view kDevIssuerKeyFile = "secrets/dev-issuer.pem";
+/// The dev issuer's Ed25519 private key: whoever reads it can mint tokens.
+inline constexpr std::string_view kDevIssuerKeyFile = "secrets/dev-issuer.pem";
+/// The state store's master key (seals credentials registered over the API).
+inline constexpr std::string_view kStateKeyFile = "secrets/state-master-key";
 inline constexpr std::string_view kDevIssuerAudience = "pgwarden";
 inline constexpr std::string_view kDevTokenLifetime = "1h";
 inline constexpr std::string_view kTokenGroup = "ai-agents";
+/// Members approve reviews over the API (and read the audit trail).
+inline constexpr std::string_view kApproverGroup = "dba";
 
 /// What only the running demo knows.
 struct ConfigValues {

@@ -132,6 +132,13 @@ Result<std::shared_ptr<const proxy::GatewayState>> GatewayControl::buildState(
   return proxy::buildGatewayState(std::move(merged));
 }
 
+Status GatewayControl::start() {
+  auto rows = reviews_.connections();
+  if (!rows) return rows.takeError();
+  if (rows->empty()) return Status{};  // the state built from the file is complete
+  return reinstall("connections registered over the API");
+}
+
 Status GatewayControl::reinstall(std::string_view why) {
   auto base = server_.state()->config;
   // The state in force may already hold registered connections: start from
