@@ -34,7 +34,9 @@ pgw::Result<std::unique_ptr<pgw::review::ReviewService>> openStateStore(
   std::error_code ec;
   const std::filesystem::path path(config.state.path);
   if (path.has_parent_path()) std::filesystem::create_directories(path.parent_path(), ec);
-  auto reviews = pgw::review::ReviewService::open(config.state.path);
+  auto reviews = pgw::review::ReviewService::open(
+      config.state.path,
+      std::chrono::duration_cast<std::chrono::microseconds>(config.state.retention).count());
   if (!reviews) {
     return pgw::fail("", "state.path: " + reviews.error().message);
   }

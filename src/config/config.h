@@ -315,6 +315,9 @@ struct StateConfig {
   /// AES-256-GCM key for credentials registered over the API: 32 bytes, or
   /// 64 hex digits. Empty: registering connections over the API is refused.
   Secret master_key;
+  /// Decided reviews and access requests are pruned this long after their
+  /// last event (the audit trail keeps their story).
+  std::chrono::milliseconds retention{30LL * 24 * 3600 * 1000};
 };
 
 /// What a result column whose origin cannot be traced meets while masking

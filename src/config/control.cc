@@ -60,7 +60,7 @@ void readNotifications(const Context& ctx, const YAML::Node& node, Config& cfg) 
 }
 
 void readState(const Context& ctx, const YAML::Node& node, Config& cfg) {
-  MapReader m(node, "state", {"path", "master_key"});
+  MapReader m(node, "state", {"path", "master_key", "retention"});
   cfg.state.path = ctx.absolutePath(m.has("path") ? readString(ctx, m.get("path"), m.pathOf("path"))
                                                   : "data/state.db");
   if (m.has("master_key")) {
@@ -71,6 +71,12 @@ void readState(const Context& ctx, const YAML::Node& node, Config& cfg) {
              "must be 32 bytes or 64 hex digits (e.g. the output of `openssl rand -hex 32`)");
     }
     cfg.state.master_key = std::move(key);
+  }
+  if (m.has("retention")) {
+    cfg.state.retention = readDuration(ctx, m.get("retention"), m.pathOf("retention"), false);
+    if (cfg.state.retention < std::chrono::hours(1)) {
+      failAt(m.pathOf("retention"), "must be at least 1h (decided reviews are pruned after it)");
+    }
   }
 }
 

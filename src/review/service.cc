@@ -89,11 +89,13 @@ std::vector<Record> page(const std::map<std::string, Record>& records, const Rev
 
 }  // namespace
 
-Result<std::unique_ptr<ReviewService>> ReviewService::open(const std::string& path) {
+Result<std::unique_ptr<ReviewService>> ReviewService::open(const std::string& path,
+                                                           int64_t retention_us) {
   auto store = Store::open(path);
   if (!store) return store.takeError();
   std::unique_ptr<ReviewService> svc(new ReviewService());
   svc->store_ = std::move(*store);
+  svc->retention_us_ = retention_us;
   auto reviews = svc->store_->reviews();
   if (!reviews) return reviews.takeError();
   const int64_t now = nowUs();
@@ -112,7 +114,62 @@ Result<std::unique_ptr<ReviewService>> ReviewService::open(const std::string& pa
   auto access = svc->store_->accessRequests();
   if (!access) return access.takeError();
   for (AccessRequest& a : *access) svc->access_.emplace(a.id, std::move(a));
+  std::lock_guard lock(svc->mu_);
+  svc->pruneIfDue(now);
   return svc;
+}
+
+namespace {
+
+constexpr int64_t kPruneEveryUs = 3600LL * 1'000'000;
+
+/// The last moment a decided record still matters.
+int64_t lastEventUs(const Review& r) {
+  return std::max({r.created_us, r.decided_us, r.run_by_us, r.consumed_us});
+}
+int64_t lastEventUs(const AccessRequest& a) {
+  return std::max({a.created_us, a.decided_us, a.ends_us});
+}
+
+}  // namespace
+
+size_t ReviewService::prune(int64_t now_us) {
+  std::lock_guard lock(mu_);
+  return pruneLocked(now_us);
+}
+
+void ReviewService::pruneIfDue(int64_t now_us) {
+  if (now_us < next_prune_us_) return;
+  next_prune_us_ = now_us + kPruneEveryUs;
+  pruneLocked(now_us);
+}
+
+size_t ReviewService::pruneLocked(int64_t now_us) {
+  const int64_t cutoff = now_us - retention_us_;
+  std::vector<std::string> review_ids;
+  std::vector<std::string> access_ids;
+  for (const auto& [id, r] : reviews_) {
+    if (r.state != State::Pending && lastEventUs(r) < cutoff) review_ids.push_back(id);
+  }
+  for (const auto& [id, a] : access_) {
+    if (a.state != State::Pending && lastEventUs(a) < cutoff) access_ids.push_back(id);
+  }
+  if (auto st = store_->erase(review_ids, access_ids); !st) {
+    log::error("pruning decided reviews and access requests: {}", st.error().message);
+    return 0;
+  }
+  for (const std::string& id : review_ids) {
+    const Review& r = reviews_.at(id);
+    auto [first, last] = by_retry_key_.equal_range(r.retry_key);
+    for (auto it = first; it != last;) it = it->second == id ? by_retry_key_.erase(it) : ++it;
+    reviews_.erase(id);
+  }
+  for (const std::string& id : access_ids) access_.erase(id);
+  if (!review_ids.empty() || !access_ids.empty()) {
+    log::info("pruned {} reviews and {} access requests decided before the state retention",
+              review_ids.size(), access_ids.size());
+  }
+  return review_ids.size() + access_ids.size();
 }
 
 ReviewService::~ReviewService() = default;
@@ -143,6 +200,7 @@ void ReviewService::settle(Review& review, Fired& fire) {
 }
 
 void ReviewService::expireDue(int64_t now_us, Fired& fire) {
+  pruneIfDue(now_us);
   for (auto it = pending_.begin(); it != pending_.end();) {
     Review& r = reviews_.at(*it++);
     if (r.expires_us > now_us) continue;

@@ -51,8 +51,14 @@ struct ReviewFilter {
 
 class ReviewService {
  public:
+  /// Decided reviews and access requests are kept this long after their last
+  /// event (decision, end of the grant or of the retry window), then pruned
+  /// from memory and from the store (the audit trail keeps their story).
+  static constexpr int64_t kDefaultRetentionUs = 30LL * 24 * 3600 * 1'000'000;
+
   /// `path`: the SQLite file (created if missing); ":memory:" keeps nothing.
-  static Result<std::unique_ptr<ReviewService>> open(const std::string& path);
+  static Result<std::unique_ptr<ReviewService>> open(const std::string& path,
+                                                     int64_t retention_us = kDefaultRetentionUs);
   ~ReviewService();
   ReviewService(const ReviewService&) = delete;
   ReviewService& operator=(const ReviewService&) = delete;
@@ -105,6 +111,10 @@ class ReviewService {
   Status deleteConnection(const std::string& name);
   Result<std::vector<StoredConnection>> connections();
 
+  /// Prunes what retention no longer keeps, as of `now_us`; returns how many
+  /// records went. Runs by itself at open and then at most hourly.
+  size_t prune(int64_t now_us);
+
   // ---- counts for /metrics -------------------------------------------------
   size_t pendingReviews();
   size_t pendingAccessRequests();
@@ -124,6 +134,9 @@ class ReviewService {
   static void fireAll(Fired& fire);
   void persist(const Review& review);
   void persist(const AccessRequest& request);
+  /// Under mu_: prune() when the hour since the last one is up.
+  void pruneIfDue(int64_t now_us);
+  size_t pruneLocked(int64_t now_us);
 
   std::mutex mu_;
   std::condition_variable decided_cv_;
@@ -135,6 +148,8 @@ class ReviewService {
   std::multimap<std::string, std::function<void(const Review&)>> watchers_;
   std::shared_ptr<Notifier> notifier_;
   std::atomic<uint64_t> grant_generation_{1};
+  int64_t retention_us_ = kDefaultRetentionUs;
+  int64_t next_prune_us_ = 0;
 };
 
 }  // namespace pgw::review

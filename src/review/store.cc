@@ -306,6 +306,31 @@ Result<std::vector<AccessRequest>> Store::accessRequests() {
   return out;
 }
 
+Status Store::erase(const std::vector<std::string>& review_ids,
+                    const std::vector<std::string>& access_ids) {
+  if (review_ids.empty() && access_ids.empty()) return {};
+  if (auto st = exec("BEGIN IMMEDIATE"); !st) return st;
+  auto eraseFrom = [&](const char* sql, const std::vector<std::string>& ids) -> Status {
+    Stmt st;
+    if (sqlite3_prepare_v2(db_, sql, -1, &st.s, nullptr) != SQLITE_OK) {
+      return sqliteError(db_, "prepare");
+    }
+    for (const std::string& id : ids) {
+      sqlite3_reset(st.s);
+      sqlite3_bind_text(st.s, 1, id.data(), static_cast<int>(id.size()), SQLITE_TRANSIENT);
+      if (sqlite3_step(st.s) != SQLITE_DONE) return sqliteError(db_, "delete " + id);
+    }
+    return {};
+  };
+  Status done = eraseFrom("DELETE FROM reviews WHERE id = ?1", review_ids);
+  if (done) done = eraseFrom("DELETE FROM access_requests WHERE id = ?1", access_ids);
+  if (!done) {
+    exec("ROLLBACK");
+    return done;
+  }
+  return exec("COMMIT");
+}
+
 Status Store::putConnection(const StoredConnection& row) {
   Stmt st;
   const char* sql =

@@ -28,6 +28,9 @@ class Store {
   Status put(const AccessRequest& request);
   Result<std::vector<Review>> reviews();
   Result<std::vector<AccessRequest>> accessRequests();
+  /// Deletes these reviews and access requests, in one transaction.
+  Status erase(const std::vector<std::string>& review_ids,
+               const std::vector<std::string>& access_ids);
 
   Status putConnection(const StoredConnection& row);
   Status deleteConnection(const std::string& name);

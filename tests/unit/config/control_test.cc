@@ -43,6 +43,7 @@ TEST(ControlConfig, DefaultsWhenAbsent) {
   EXPECT_TRUE(c.webhooks.empty());
   EXPECT_EQ(c.state.path, "/etc/pgwarden/data/state.db");
   EXPECT_TRUE(c.state.master_key.empty());
+  EXPECT_EQ(c.state.retention, std::chrono::hours(24 * 30));
   const PolicyConfig& p = c.policies.at(0);
   EXPECT_EQ(p.approval.mode, ApprovalMode::Wait);
   EXPECT_TRUE(p.approval.approvers.empty());
@@ -72,6 +73,7 @@ notifications:
 state:
   path: /var/lib/pgwarden/state.db
   master_key: 0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef
+  retention: 7d
 )"));
   ASSERT_TRUE(r.ok()) << r.error().message;
   const Config& c = **r;
@@ -90,6 +92,7 @@ state:
   EXPECT_TRUE(c.webhooks[1].secret.empty());
   EXPECT_EQ(c.state.path, "/var/lib/pgwarden/state.db");
   EXPECT_EQ(c.state.master_key.reveal().size(), 64u);
+  EXPECT_EQ(c.state.retention, std::chrono::hours(24 * 7));
 
   const PolicyConfig& p = c.policies.at(0);
   ASSERT_EQ(p.review.size(), 2u);
@@ -128,6 +131,7 @@ TEST(ControlConfig, ErrorsNameTheKeyPath) {
        "zz23456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef }\n",
        "config: state.master_key: must be 32 bytes or 64 hex"},
       {"state: { dir: /x }\n", "config: state.dir: unknown key"},
+      {"state: { retention: 10m }\n", "config: state.retention: must be at least 1h"},
       {policy("    approval: { mode: later }\n"), "config: policies[0].approval.mode:"},
       {policy("    approval: { min_approvals: 0 }\n"),
        "config: policies[0].approval.min_approvals:"},

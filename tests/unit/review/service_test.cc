@@ -186,5 +186,44 @@ TEST(ReviewService, GrantsAreActiveInTheirWindowAndRevocable) {
   EXPECT_FALSE((*svc)->activeGrant("alice", "prod", nowUs()));
 }
 
+TEST(ReviewService, RetentionPrunesDecidedRecordsOnly) {
+  test_support::TempDir dir;
+  const std::string path = dir.path() + "/state.db";
+  const int64_t hour = 3600LL * 1'000'000;
+  std::string pending, denied, grant;
+  {
+    auto svc = ReviewService::open(path, hour);
+    ASSERT_TRUE(svc) << svc.error().message;
+    pending = (*svc)->create(statement("DELETE FROM a"), rules())->id;
+    ApprovalRules rr = rules();
+    rr.mode = config::ApprovalMode::Retry;
+    denied = (*svc)->create(statement("DELETE FROM b", "k2"), rr)->id;
+    ASSERT_TRUE((*svc)->deny(denied, person("bob", {"dba"}), "no"));
+    AccessRequest a;
+    a.subject = person("alice", {"ai-agents"});
+    a.connection = "prod";
+    a.level = config::AccessLevel::Write;
+    a.duration_us = 2 * hour;
+    grant = (*svc)->requestAccess(a, rules())->id;
+    ASSERT_TRUE((*svc)->approveAccess(grant, person("bob", {"dba"}), ""));
+
+    // Within the retention nothing goes; a live grant stays until it ends.
+    EXPECT_EQ((*svc)->prune(nowUs()), 0u);
+    EXPECT_EQ((*svc)->prune(nowUs() + 2 * hour), 1u);  // the denied review
+    EXPECT_EQ((*svc)->get(denied).error().sqlstate, "404");
+    EXPECT_TRUE((*svc)->get(pending));
+    EXPECT_TRUE((*svc)->getAccess(grant));
+    EXPECT_FALSE((*svc)->pendingFor("k2"));
+    EXPECT_EQ((*svc)->prune(nowUs() + 4 * hour), 1u);  // the grant, an hour after its end
+    EXPECT_EQ((*svc)->getAccess(grant).error().sqlstate, "404");
+  }
+  // Gone from the file too; the pending review (expired by now or not) stays.
+  auto svc = ReviewService::open(path, hour);
+  ASSERT_TRUE(svc);
+  EXPECT_EQ((*svc)->get(denied).error().sqlstate, "404");
+  EXPECT_EQ((*svc)->getAccess(grant).error().sqlstate, "404");
+  EXPECT_TRUE((*svc)->get(pending));
+}
+
 }  // namespace
 }  // namespace pgw::review
