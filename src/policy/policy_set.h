@@ -90,8 +90,12 @@ class CompiledPolicy {
   /// What the audit trail keeps of this policy's statements.
   config::AuditParams auditParameters() const { return audit_parameters_; }
   /// The session must be made read-only upstream (default_transaction_read_only
-  /// as a startup parameter) and kept so: access is read.
-  bool readOnlySession() const { return access_ == AccessLevel::Read; }
+  /// as a startup parameter) and kept so: access is read, and no approved
+  /// statement may write either (review_access is read or unset).
+  bool readOnlySession() const {
+    return access_ == AccessLevel::Read &&
+           review_access_.value_or(AccessLevel::Read) == AccessLevel::Read;
+  }
   bool lifted(Guardrail g) const { return lifted_.test(static_cast<std::size_t>(g)); }
   const GuardrailSet& liftedGuardrails() const { return lifted_; }
   const std::vector<detail::CompiledRule>& denyRules() const { return deny_; }

@@ -102,6 +102,8 @@ TEST_F(DecideTest, MatchIsFirstPolicyOfSubjectAndConnection) {
   EXPECT_EQ(*p->credential("prod"), "ro");
   EXPECT_EQ(p->credential("staging"), nullptr);
   EXPECT_TRUE(p->readOnlySession());
+  // A write a reviewer approves must be able to run.
+  EXPECT_FALSE(set_->match(subject("group:interns"), "prod")->readOnlySession());
   EXPECT_EQ(p->limits().statement_timeout, std::chrono::seconds(30));
   EXPECT_EQ(p->limits().max_rows, 10000u);
 
