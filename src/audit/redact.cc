@@ -37,16 +37,13 @@ RecordedStatement redactStatement(ParamMode mode, std::string_view text,
   return out;
 }
 
-bool looksLikeSecretStatement(std::string_view kind) {
-  // CREATE/ALTER ROLE ... PASSWORD; user mappings, foreign servers and
-  // subscriptions carry passwords or connection strings in their options.
-  static constexpr std::array<std::string_view, 8> kKinds = {
-      "create_role",   "alter_role",   "create_user_mapping", "alter_user_mapping",
-      "create_server", "alter_server", "create_subscription", "alter_subscription"};
-  for (std::string_view k : kKinds) {
-    if (k == kind) return true;
-  }
-  return false;
+bool looksLikeSecretStatement(std::string_view kind, std::string_view object_type) {
+  // CREATE/ALTER ROLE ... PASSWORD.
+  if (kind == "create_role" || kind == "alter_role") return true;
+  if (kind != "create" && kind != "alter") return false;
+  // User mappings, foreign servers and subscriptions: passwords and
+  // connection strings in their options.
+  return object_type == "user_mapping" || object_type == "server" || object_type == "subscription";
 }
 
 }  // namespace pgw::audit

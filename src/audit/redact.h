@@ -41,8 +41,10 @@ RecordedStatement redactStatement(ParamMode mode, std::string_view text,
                                   std::string_view normalized,
                                   std::span<const std::optional<std::string>> parameters);
 
-/// True for statement kinds (policy kind names, e.g. "alter_role") whose
-/// text or parameters may hold a password or a connection string.
-bool looksLikeSecretStatement(std::string_view kind);
+/// True for statements whose text or parameters may hold a password or a
+/// connection string: `kind` as policies name it ("alter_role"), with the
+/// DDL object type for create/alter ("user_mapping", "server",
+/// "subscription": their options carry passwords and connection strings).
+bool looksLikeSecretStatement(std::string_view kind, std::string_view object_type = {});
 
 }  // namespace pgw::audit

@@ -500,7 +500,8 @@ void ClientSession::armIdleTimer() {
   auto idle_for = Clock::now() - last_activity_;
   auto left =
       config_.timeouts.idle - std::chrono::duration_cast<std::chrono::milliseconds>(idle_for);
-  if (left.count() <= 0 && !upstreamBusy()) {
+  // A statement waiting for a reviewer is not idleness.
+  if (left.count() <= 0 && !upstreamBusy() && !held_review_) {
     end(SessionEnd::IdleTimeout,
         fail(sqlstate::kIdleSessionTimeout,
              "terminating connection due to idle-session timeout (pgwarden timeouts.idle)"));

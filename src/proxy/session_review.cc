@@ -12,6 +12,7 @@
 // parameters) on the same connection runs it exactly once.
 
 #include <fmt/format.h>
+#include <poll.h>
 
 #include "audit/redact.h"
 #include "common/log.h"
@@ -38,6 +39,13 @@ review::ApprovalRules rulesOf(const config::ApprovalConfig& a) {
   r.timeout_us = std::chrono::duration_cast<std::chrono::microseconds>(a.timeout).count();
   r.retry_ttl_us = std::chrono::duration_cast<std::chrono::microseconds>(a.retry_ttl).count();
   return r;
+}
+
+/// The client closed its end (or the connection broke) while nothing reads
+/// from it: POLLRDHUP is TCP's, so TLS or bytes still unread do not hide it.
+bool peerClosed(int fd) {
+  pollfd p{fd, POLLRDHUP, 0};
+  return ::poll(&p, 1, 0) > 0 && (p.revents & (POLLRDHUP | POLLHUP | POLLERR)) != 0;
 }
 
 std::string formatDuration(std::chrono::milliseconds d) {
@@ -89,7 +97,7 @@ review::Review ClientSession::describeForReview(
   bool secret = false;
   for (const sql::StatementInfo& s : analysis->statements) {
     const std::string kind(policy::kindName(s.kind));
-    secret = secret || audit::looksLikeSecretStatement(kind);
+    secret = secret || audit::looksLikeSecretStatement(kind, s.object_type);
     r.kind += (r.kind.empty() ? "" : ";") + kind;
     if (!r.normalized.empty()) r.normalized += "; ";
     r.normalized += s.normalized.empty() ? s.text : s.normalized;
@@ -138,7 +146,7 @@ ClientSession::ReviewTarget ClientSession::reviewTarget(
   } else if (const auto* q = std::get_if<protocol::Query>(&msg)) {
     t.text = std::string(q->sql);
   }
-  t.key = review::retryKey(subject_.id, connection_->name, t.text, t.params);
+  t.key = review::retryKey(subject_.id, subject_.issuer, connection_->name, t.text, t.params);
   return t;
 }
 
@@ -316,6 +324,12 @@ awaitable<bool> ClientSession::waitForReview() {
   while (end_ == SessionEnd::None) {
     if (cancel_flag_->exchange(false, std::memory_order_acq_rel)) {
       reviews.withdraw(held.id, "the client cancelled the statement");
+    }
+    if (peerClosed(client_.socket().native_handle())) {
+      // Nobody would receive the result: the statement must not run.
+      reviews.withdraw(held.id, "the client disconnected");
+      end(SessionEnd::ClientGone);
+      break;
     }
     if (review::nowUs() >= held.expires_us) reviews.expireIfDue(held.id);
     auto r = reviews.get(held.id);

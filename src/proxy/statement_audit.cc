@@ -95,7 +95,9 @@ audit::AuditEvent StatementAudit::statementEvent(
   ev.statement_kind = info != nullptr ? sql::toString(info->kind) : "unknown";
   audit::ParamMode mode = mode_;
   // A password or connection string may sit in the text or a parameter.
-  if (mode == audit::ParamMode::Full && audit::looksLikeSecretStatement(ev.statement_kind)) {
+  if (mode == audit::ParamMode::Full &&
+      audit::looksLikeSecretStatement(ev.statement_kind,
+                                      info != nullptr ? info->object_type : std::string())) {
     mode = audit::ParamMode::Redacted;
   }
   // A value compared with, or written to, a masked column is as sensitive

@@ -53,12 +53,13 @@ int AccessRequest::approvals() const {
   return countApprovals(votes);
 }
 
-std::string retryKey(std::string_view subject_id, std::string_view connection,
-                     std::string_view statement,
+std::string retryKey(std::string_view subject_id, std::string_view issuer,
+                     std::string_view connection, std::string_view statement,
                      const std::vector<std::optional<std::string>>& parameters) {
   SHA256_CTX ctx;
   SHA256_Init(&ctx);
   feed(ctx, subject_id);
+  feed(ctx, issuer);
   feed(ctx, connection);
   feed(ctx, statement);
   const uint64_t count = parameters.size();

@@ -127,10 +127,11 @@ struct StoredConnection {
   int64_t updated_us = 0;
 };
 
-/// The identity of a statement for retry mode: the same subject sending the
-/// same text with the same parameters on the same connection.
-std::string retryKey(std::string_view subject_id, std::string_view connection,
-                     std::string_view statement,
+/// The identity of a statement for retry mode: the same subject (id and
+/// issuer: two issuers' "alice" are two people) sending the same text with
+/// the same parameters on the same connection.
+std::string retryKey(std::string_view subject_id, std::string_view issuer,
+                     std::string_view connection, std::string_view statement,
                      const std::vector<std::optional<std::string>>& parameters);
 
 int64_t nowUs();

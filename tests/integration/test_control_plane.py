@@ -8,7 +8,9 @@ credentials sealed."""
 from __future__ import annotations
 
 import json
+import os
 import re
+import socket
 import threading
 import uuid
 
@@ -35,6 +37,9 @@ POLICIES = [
     {"name": "bulk-writes", "subjects": {"groups": ["bulk"]}, "connections": ["app"],
      "access": "write", "review": [{"kind": "delete", "estimated_rows": 100}],
      "approval": {"mode": "retry", "approvers": ["dba"]}},
+    {"name": "interns", "subjects": {"groups": ["intern"]}, "connections": ["app"],
+     "access": "read", "review_access": "write",
+     "approval": {"mode": "retry", "approvers": ["dba"]}},
     {"name": "alice-anywhere", "subjects": {"ids": ["alice"]}, "connections": ["*"],
      "access": "read"},
 ]
@@ -60,7 +65,7 @@ def cgw(module_gateway):
     gw.tokens = {name: create_token(gw, name, "--groups", groups)
                  for name, groups in [("carol", "dba"), ("audra", "audit"), ("pat", "platform"),
                                       ("ana", "analyst"), ("jay", "jit"), ("hal", "holder"),
-                                      ("bo", "bulk")]}
+                                      ("bo", "bulk"), ("ian", "intern")]}
     return gw
 
 
@@ -152,6 +157,26 @@ def test_the_estimate_runs_on_a_read_only_connection(cgw, table, pg):
                       "SELECT * FROM d")
     with psycopg.connect(pg.dsn("gw_scram", "app"), autocommit=True) as c:
         assert c.execute(f"SELECT count(*) FROM {table}").fetchone() == (0,)
+
+
+# ---------------------------------------------------- review_access on read
+
+def test_a_write_approved_under_review_access_runs_on_a_read_policy(cgw, table, pg):
+    with as_token(cgw, "ian") as c:
+        assert c.execute(f"SELECT count(*) FROM {table}").fetchone() == (0,)
+        with pytest.raises(psycopg.Error) as ei:
+            c.execute(f"INSERT INTO {table} VALUES (1, 'approved')")
+        assert ei.value.sqlstate == "PW001", ei.value
+        ok(cgw, "POST", f"/api/reviews/{review_id_of(ei.value)}/approve",
+           token=cgw.tokens["carol"], body={})
+        assert c.execute(f"INSERT INTO {table} VALUES (1, 'approved')").statusmessage \
+            == "INSERT 0 1"
+        # Without an approval a write is still asked for, never run.
+        with pytest.raises(psycopg.Error) as again:
+            c.execute(f"INSERT INTO {table} VALUES (2, 'not approved')")
+        assert again.value.sqlstate == "PW001"
+    with psycopg.connect(pg.dsn("gw_scram", "app"), autocommit=True) as c:
+        assert c.execute(f"SELECT id FROM {table}").fetchall() == [(1,)]
 
 
 # ------------------------------------------------------------- JIT by the CLI
@@ -265,6 +290,33 @@ def test_session_waiting_for_review_shows_its_review(cgw, table):
            body={"comment": "no"})
         t.join(15)
         assert not t.is_alive()
+
+
+def test_a_client_that_vanishes_while_waiting_withdraws_its_review(cgw, table, pg):
+    # A raw socket speaking just enough protocol: startup over TLS is psycopg's
+    # job, so use psycopg and then shut its socket down under it.
+    conn = psycopg.connect(pg_dsn_of(cgw, "hal"), autocommit=True)
+    t = threading.Thread(target=lambda: _swallow(conn, f"DELETE FROM {table} WHERE id = 42"),
+                         daemon=True)
+    t.start()
+
+    def held():
+        found = ok(cgw, "GET", "/api/reviews?state=pending", token=cgw.tokens["carol"])
+        return next((r for r in found["reviews"]
+                     if f"DELETE FROM {table} WHERE id = 42" in r["statement"]), None)
+    review = wait_for(held, 15, "the held review")
+    socket.socket(fileno=os.dup(conn.pgconn.socket)).shutdown(socket.SHUT_RDWR)
+
+    def withdrawn():
+        r = ok(cgw, "GET", f"/api/reviews/{review['id']}", token=cgw.tokens["carol"])
+        return r if r["state"] == "withdrawn" else None
+    assert "disconnected" in wait_for(withdrawn, 10, "the review to be withdrawn")[
+        "outcome_message"]
+    status, body = api(cgw, "POST", f"/api/reviews/{review['id']}/approve",
+                       token=cgw.tokens["carol"], body={})
+    assert status == 409, body
+    t.join(15)
+    conn.close()
 
 
 def pg_dsn_of(gw, name):

@@ -44,6 +44,13 @@ TEST(Redact, SecretStatementKinds) {
   EXPECT_TRUE(looksLikeSecretStatement("alter_role"));
   EXPECT_TRUE(looksLikeSecretStatement("create_role"));
   EXPECT_FALSE(looksLikeSecretStatement("select"));
+  // The analyzer names these create/alter with an object type.
+  EXPECT_TRUE(looksLikeSecretStatement("create", "user_mapping"));
+  EXPECT_TRUE(looksLikeSecretStatement("alter", "user_mapping"));
+  EXPECT_TRUE(looksLikeSecretStatement("create", "server"));
+  EXPECT_TRUE(looksLikeSecretStatement("alter", "subscription"));
+  EXPECT_FALSE(looksLikeSecretStatement("create", "table"));
+  EXPECT_FALSE(looksLikeSecretStatement("drop", "server"));
   EXPECT_EQ(toParamMode(config::AuditParams::None), ParamMode::None);
 }
 

@@ -83,9 +83,10 @@ TEST(ReviewService, SelfApprovalAndOutsidersAreRefused) {
 TEST(ReviewService, RetryApprovalRunsExactlyOnce) {
   auto svc = ReviewService::open(":memory:");
   ASSERT_TRUE(svc);
-  const std::string key = retryKey("alice", "prod", "DELETE FROM t WHERE id = $1", {"7"});
-  EXPECT_NE(key, retryKey("alice", "prod", "DELETE FROM t WHERE id = $1", {"8"}));
-  EXPECT_NE(key, retryKey("alice", "prod", "DELETE FROM t WHERE id = $1", {std::nullopt}));
+  const std::string key = retryKey("alice", "iss", "prod", "DELETE FROM t WHERE id = $1", {"7"});
+  EXPECT_NE(key, retryKey("alice", "iss", "prod", "DELETE FROM t WHERE id = $1", {"8"}));
+  EXPECT_NE(key, retryKey("alice", "other", "prod", "DELETE FROM t WHERE id = $1", {"7"}));
+  EXPECT_NE(key, retryKey("alice", "iss", "prod", "DELETE FROM t WHERE id = $1", {std::nullopt}));
   ApprovalRules rr = rules();
   rr.mode = config::ApprovalMode::Retry;
   auto r = (*svc)->create(statement("DELETE FROM t WHERE id = $1", key), rr);
