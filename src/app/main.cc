@@ -71,9 +71,8 @@ int serve(const std::string& config_path) {
   }
   std::shared_ptr<pgw::review::WebhookNotifier> notifier;
   if (!cfg.webhooks.empty()) {
-    notifier = std::make_shared<pgw::review::WebhookNotifier>(
-        cfg.webhooks,
-        "http://" + cfg.listen_http.host + ":" + std::to_string(cfg.listen_http.port));
+    notifier =
+        std::make_shared<pgw::review::WebhookNotifier>(cfg.webhooks, pgw::config::apiBaseUrl(cfg));
     (*reviews)->setNotifier(notifier);
   }
   // The audit trail opens before the first session can start and closes

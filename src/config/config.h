@@ -296,6 +296,9 @@ struct ApiConfig {
   std::vector<std::string> approvers;  ///< groups: approve/deny reviews and access requests
   std::vector<std::string> auditors;   ///< groups: read reviews, audit, sessions
   size_t max_body = 1u << 20;          ///< largest request body accepted
+  /// The API's address as approvers reach it (behind a load balancer, ...),
+  /// for links in notifications; "" = derived from listen.http.
+  std::string public_url;
 };
 
 /// One `notifications.webhooks[]` receiver: new reviews and access requests.
@@ -374,6 +377,12 @@ struct Config {
 /// `identity.dev_issuer` is set (the loader then checks that listen.http is a
 /// loopback or wildcard address).
 std::string devIssuerUrl(const Config& config);
+/// "http://<listen.http>" with a wildcard host replaced by the loopback
+/// address of its family and an IPv6 host bracketed.
+std::string listenHttpUrl(const Config& config);
+/// Where people reach the REST API (links in notifications): `api.public_url`,
+/// else listenHttpUrl().
+std::string apiBaseUrl(const Config& config);
 
 /// Parses YAML text. `base_dir` resolves relative file paths (certs,
 /// `${file:...}`). Errors: message "config: <key path>: <problem>".

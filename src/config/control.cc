@@ -17,13 +17,24 @@ bool isHex(std::string_view s) {
 }  // namespace
 
 void readApi(const Context& ctx, const YAML::Node& node, Config& cfg) {
-  MapReader m(node, "api", {"roles", "max_body"});
+  MapReader m(node, "api", {"roles", "max_body", "public_url"});
   MapReader roles(m.get("roles"), m.pathOf("roles"), {"admin", "approver", "auditor"});
   cfg.api.admins = readStringList(ctx, roles.get("admin"), roles.pathOf("admin"));
   cfg.api.approvers = readStringList(ctx, roles.get("approver"), roles.pathOf("approver"));
   cfg.api.auditors = readStringList(ctx, roles.get("auditor"), roles.pathOf("auditor"));
   if (m.has("max_body")) {
     cfg.api.max_body = readSize(ctx, m.get("max_body"), m.pathOf("max_body"), 1024, 64u << 20);
+  }
+  if (m.has("public_url")) {
+    std::string url = readString(ctx, m.get("public_url"), m.pathOf("public_url"));
+    if (url.rfind("http://", 0) != 0 && url.rfind("https://", 0) != 0) {
+      failAt(m.pathOf("public_url"), "must start with http:// or https://");
+    }
+    if (url.find_first_of("?# ") != std::string::npos) {
+      failAt(m.pathOf("public_url"), "must not hold a query, a fragment or spaces");
+    }
+    while (url.back() == '/') url.pop_back();
+    cfg.api.public_url = std::move(url);
   }
 }
 

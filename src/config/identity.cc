@@ -591,7 +591,7 @@ void readIdentity(const Context& ctx, const YAML::Node& node, Config& cfg) {
 
 namespace pgw::config {
 
-std::string devIssuerUrl(const Config& config) {
+std::string listenHttpUrl(const Config& config) {
   const std::string& host = config.listen_http.host;
   std::string url_host;
   if (host.empty() || host == "0.0.0.0") {
@@ -601,7 +601,15 @@ std::string devIssuerUrl(const Config& config) {
   } else {
     url_host = host.find(':') != std::string::npos ? "[" + host + "]" : host;
   }
-  return fmt::format("http://{}:{}/dev-issuer", url_host, config.listen_http.port);
+  return fmt::format("http://{}:{}", url_host, config.listen_http.port);
+}
+
+std::string devIssuerUrl(const Config& config) {
+  return listenHttpUrl(config) + "/dev-issuer";
+}
+
+std::string apiBaseUrl(const Config& config) {
+  return config.api.public_url.empty() ? listenHttpUrl(config) : config.api.public_url;
 }
 
 }  // namespace pgw::config

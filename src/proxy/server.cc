@@ -1,5 +1,6 @@
 #include "proxy/server.h"
 
+#include <algorithm>
 #include <chrono>
 #include <ctime>
 #include <thread>
@@ -229,6 +230,17 @@ Status Server::reload(std::string_view trigger) {
   restartOnly(next.workers != running.workers, "workers");
   restartOnly(next.identity.dev_issuer.has_value() != running.identity.dev_issuer.has_value(),
               "identity.dev_issuer");
+  restartOnly(
+      next.state.path != running.state.path || next.state.retention != running.state.retention,
+      "state");
+  const auto sameHook = [](const config::WebhookConfig& a, const config::WebhookConfig& b) {
+    return a.name == b.name && a.url == b.url && a.format == b.format &&
+           a.secret.reveal() == b.secret.reveal() && a.max_attempts == b.max_attempts &&
+           a.timeout == b.timeout;
+  };
+  restartOnly(!std::equal(next.webhooks.begin(), next.webhooks.end(), running.webhooks.begin(),
+                          running.webhooks.end(), sameHook),
+              "notifications");
   identity_->reconfigure(next);
   log::setLevel(log::parseLevel(next.log_level, log::Level::Info));
   const uint64_t generation = live_.replace(*state);

@@ -1,7 +1,11 @@
 #include "review/store.h"
 
+#include <fcntl.h>
 #include <sqlite3.h>
+#include <unistd.h>
 
+#include <cerrno>
+#include <cstring>
 #include <nlohmann/json.hpp>
 
 namespace pgw::review {
@@ -205,6 +209,15 @@ Result<AccessRequest> decodeAccessRequest(const std::string& body) {
 }
 
 Result<std::unique_ptr<Store>> Store::open(const std::string& path) {
+  if (path != ":memory:") {
+    // Reviews hold statements and parameters: readable by the gateway's
+    // user only. SQLite gives its -wal and -shm files the same mode.
+    const int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+    if (fd < 0) {
+      return fail("58030", "cannot open " + path + ": " + std::strerror(errno));
+    }
+    ::close(fd);
+  }
   sqlite3* db = nullptr;
   const int rc =
       sqlite3_open_v2(path.c_str(), &db,

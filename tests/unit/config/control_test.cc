@@ -40,6 +40,7 @@ TEST(ControlConfig, DefaultsWhenAbsent) {
   EXPECT_TRUE(c.api.approvers.empty());
   EXPECT_TRUE(c.api.auditors.empty());
   EXPECT_EQ(c.api.max_body, 1u << 20);
+  EXPECT_EQ(apiBaseUrl(c), "http://127.0.0.1:8080");
   EXPECT_TRUE(c.webhooks.empty());
   EXPECT_EQ(c.state.path, "/etc/pgwarden/data/state.db");
   EXPECT_TRUE(c.state.master_key.empty());
@@ -66,6 +67,7 @@ TEST(ControlConfig, FullSectionsRoundTrip) {
 api:
   roles: { admin: [platform], approver: [dba], auditor: [compliance, sec] }
   max_body: 64kB
+  public_url: "https://pgwarden.internal/"
 notifications:
   webhooks:
     - { name: ops, url: "https://hooks.internal/x", secret: s3cret, max_attempts: 3, timeout: 2s }
@@ -81,6 +83,7 @@ state:
   EXPECT_EQ(c.api.approvers, std::vector<std::string>{"dba"});
   EXPECT_EQ(c.api.auditors, (std::vector<std::string>{"compliance", "sec"}));
   EXPECT_EQ(c.api.max_body, 64u * 1024);
+  EXPECT_EQ(apiBaseUrl(c), "https://pgwarden.internal");
   ASSERT_EQ(c.webhooks.size(), 2u);
   EXPECT_EQ(c.webhooks[0].name, "ops");
   EXPECT_EQ(c.webhooks[0].format, WebhookConfig::Format::Generic);
@@ -118,6 +121,8 @@ TEST(ControlConfig, ErrorsNameTheKeyPath) {
   const BadCase cases[] = {
       {"api: { roles: { admin: [a], owner: [b] } }\n", "config: api.roles.owner: unknown key"},
       {"api: { max_body: 10 }\n", "config: api.max_body:"},
+      {"api: { public_url: \"pgwarden.internal\" }\n",
+       "config: api.public_url: must start with http:// or https://"},
       {"notifications: { webhooks: [{ name: x }] }\n",
        "config: notifications.webhooks[0].url: is required"},
       {"notifications: { webhooks: [{ url: \"ftp://x\" }] }\n",
@@ -153,6 +158,15 @@ TEST(ControlConfig, ErrorsNameTheKeyPath) {
         << c.yaml << "\n  got: " << r.error().message;
     EXPECT_EQ(r.error().sqlstate, "F0000");
   }
+}
+
+TEST(ControlConfig, ApiUrlFromAWildcardListenIsReachable) {
+  auto v4 = parse("listen: { http: \"0.0.0.0:9000\" }\n");
+  ASSERT_TRUE(v4.ok()) << v4.error().message;
+  EXPECT_EQ(apiBaseUrl(**v4), "http://127.0.0.1:9000");
+  auto v6 = parse("listen: { http: \"[::]:9000\" }\n");
+  ASSERT_TRUE(v6.ok()) << v6.error().message;
+  EXPECT_EQ(apiBaseUrl(**v6), "http://[::1]:9000");
 }
 
 TEST(ControlConfig, SecretsStayOutOfErrors) {
