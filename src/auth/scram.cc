@@ -12,6 +12,8 @@
 #include <cstdlib>
 #include <system_error>
 
+#include "common/base64.h"
+
 // Passwords and SASLprep: PostgreSQL runs the password through SASLprep
 // (RFC 4013) before hashing, but an ASCII password is passed through
 // unchanged, and a password that is not valid UTF-8 or contains prohibited
@@ -211,15 +213,6 @@ std::string sanitizeForMessage(std::string_view text) {
   return out;
 }
 
-int base64Value(char c) {
-  if (c >= 'A' && c <= 'Z') return c - 'A';
-  if (c >= 'a' && c <= 'z') return c - 'a' + 26;
-  if (c >= '0' && c <= '9') return c - '0' + 52;
-  if (c == '+') return 62;
-  if (c == '/') return 63;
-  return -1;
-}
-
 }  // namespace
 
 std::string randomBytes(size_t n) {
@@ -238,39 +231,13 @@ bool constantTimeEquals(std::string_view a, std::string_view b) {
 }
 
 std::string base64Encode(std::string_view raw) {
-  std::string out(4 * ((raw.size() + 2) / 3) + 1, '\0');
-  int len = EVP_EncodeBlock(reinterpret_cast<unsigned char*>(out.data()), bytes(raw),
-                            static_cast<int>(raw.size()));
-  out.resize(static_cast<size_t>(len));
-  return out;
+  return pgw::base64Encode(raw);
 }
 
 Result<std::string> base64Decode(std::string_view text) {
-  // Strict RFC 4648: standard alphabet, length a multiple of 4, padding only
-  // at the end, no whitespace, and unused bits zero (one encoding per value).
-  auto invalid = [] { return fail("08P01", "invalid base64 data"); };
-  if (text.size() % 4 != 0) return invalid();
-  std::string out;
-  out.reserve(text.size() / 4 * 3);
-  for (size_t i = 0; i < text.size(); i += 4) {
-    bool last = i + 4 == text.size();
-    size_t pad = 0;
-    if (last) {
-      if (text[i + 3] == '=') pad = text[i + 2] == '=' ? 2 : 1;
-    }
-    std::array<int, 4> v{};
-    for (size_t j = 0; j < 4 - pad; ++j) {
-      v[j] = base64Value(text[i + j]);
-      if (v[j] < 0) return invalid();
-    }
-    uint32_t bits = (static_cast<uint32_t>(v[0]) << 18) | (static_cast<uint32_t>(v[1]) << 12) |
-                    (static_cast<uint32_t>(v[2]) << 6) | static_cast<uint32_t>(v[3]);
-    if ((pad == 2 && (bits & 0xffff) != 0) || (pad == 1 && (bits & 0xff) != 0)) return invalid();
-    out.push_back(static_cast<char>(bits >> 16));
-    if (pad < 2) out.push_back(static_cast<char>((bits >> 8) & 0xff));
-    if (pad < 1) out.push_back(static_cast<char>(bits & 0xff));
-  }
-  return out;
+  auto out = pgw::base64Decode(text);
+  if (!out) return fail("08P01", "invalid base64 data");
+  return std::move(*out);
 }
 
 std::string md5PasswordResponse(std::string_view user, std::string_view password,
