@@ -68,12 +68,28 @@ def hook_server():
     server.shutdown()
 
 
-@pytest.fixture(scope="module")
-def agw(module_gateway, hook_server):
-    factory = module_gateway
+def start_control_gateway(factory, extra: dict, env: dict, tokens: list):
+    """A gateway with TLS, service tokens and `extra` (policies, api, state,
+    ...), started, with `api` (its HTTP base URL) and `tokens` (name -> a
+    service token for `(name, "group,group")` in `tokens`). `env` holds the
+    secrets that `extra` references; they are kept out of every log."""
     gw = factory.build(
         tls=factory.gateway_tls(),
         identity={"tokens": {"store": "tokens.json"}, "max_auth_failures_per_minute": 0},
+        extra=extra)
+    gw.env.update(env)
+    gw.secrets = sorted(set(gw.secrets) | set(env.values()))
+    factory.started.append(gw)
+    gw.start()
+    gw.api = "http://" + gw.config["listen"]["http"]
+    gw.tokens = {name: create_token(gw, name, "--groups", groups) for name, groups in tokens}
+    return gw
+
+
+@pytest.fixture(scope="module")
+def agw(module_gateway, hook_server):
+    return start_control_gateway(
+        module_gateway,
         extra={
             "policies": POLICIES,
             "api": {"roles": {"admin": ["platform"], "approver": ["dba"],
@@ -82,18 +98,10 @@ def agw(module_gateway, hook_server):
                 {"name": "ops", "url": f"http://127.0.0.1:{hook_server.server_port}/hook",
                  "secret": "${env:PGW_IT_HOOK_SECRET}"}]},
             "state": {"path": "state/state.db", "master_key": "${env:PGW_IT_MASTER_KEY}"},
-        })
-    gw.env["PGW_IT_HOOK_SECRET"] = WEBHOOK_SECRET
-    gw.env["PGW_IT_MASTER_KEY"] = MASTER_KEY
-    gw.secrets = sorted(set(gw.secrets) | {WEBHOOK_SECRET, MASTER_KEY})
-    factory.started.append(gw)
-    gw.start()
-    gw.api = "http://" + gw.config["listen"]["http"]
-    gw.tokens = {name: create_token(gw, name, "--groups", groups)
-                 for name, groups in [("carol", "dba"), ("dave", "dba"), ("audra", "audit"),
-                                      ("pat", "platform"), ("sam", "selfish,dba"),
-                                      ("jay", "jit")]}
-    return gw
+        },
+        env={"PGW_IT_HOOK_SECRET": WEBHOOK_SECRET, "PGW_IT_MASTER_KEY": MASTER_KEY},
+        tokens=[("carol", "dba"), ("dave", "dba"), ("audra", "audit"), ("pat", "platform"),
+                ("sam", "selfish,dba"), ("jay", "jit")])
 
 
 def api(gw, method: str, path: str, *, token: str | None = None, body=None, raw: bytes | None = None,
