@@ -384,6 +384,37 @@ def test_state_survives_a_restart_and_credentials_are_sealed(cgw, pg, table):
     ok(cgw, "DELETE", f"/api/connections/{name}", token=cgw.tokens["pat"])
 
 
+def test_a_registered_connection_is_updated_and_deleted_at_once(cgw, pg):
+    password = pg.passwords["gw_scram"]
+    name = "upd_" + uuid.uuid4().hex[:6]
+
+    def spec(pw, database="app"):
+        return {"host": "127.0.0.1", "port": pg.port, "database": database,
+                "credentials": {"main": {"user": "gw_scram", "password": pw}}}
+    ok(cgw, "POST", "/api/connections", token=cgw.tokens["pat"],
+       body={"name": name, **spec("wrong-" + password)})
+    with pytest.raises(psycopg.OperationalError):
+        cgw.connect(user="alice", dbname=name)
+    status, body = api(cgw, "PUT", f"/api/connections/{name}", token=cgw.tokens["carol"],
+                       body=spec(password))
+    assert status == 403, body
+    ok(cgw, "PUT", f"/api/connections/{name}", token=cgw.tokens["pat"], body=spec(password))
+    with cgw.connect(user="alice", dbname=name) as c:
+        assert c.execute("SELECT current_database()").fetchone() == ("app",)
+    # Another database: sessions opened after the update use it.
+    ok(cgw, "PUT", f"/api/connections/{name}", token=cgw.tokens["pat"],
+       body=spec(password, "other"))
+    with cgw.connect(user="alice", dbname=name) as c:
+        assert c.execute("SELECT current_database()").fetchone() == ("other",)
+    status, body = api(cgw, "PUT", "/api/connections/nosuch", token=cgw.tokens["pat"],
+                       body=spec(password))
+    assert status == 404, body
+    ok(cgw, "DELETE", f"/api/connections/{name}", token=cgw.tokens["pat"])
+    status, body = api(cgw, "DELETE", f"/api/connections/{name}", token=cgw.tokens["pat"])
+    assert status == 404, body
+    assert password not in cgw.log_text()
+
+
 def test_a_held_review_is_withdrawn_when_the_gateway_stops(cgw, table):
     conn = psycopg.connect(pg_dsn_of(cgw, "hal"), autocommit=True)
     t = threading.Thread(target=lambda: _swallow(conn, f"DELETE FROM {table} WHERE id = 9"),
