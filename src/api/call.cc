@@ -119,14 +119,14 @@ std::optional<int64_t> parseRfc3339(std::string_view text) {
         oh > 23 || om > 59) {
       return std::nullopt;
     }
-    offset_s = sign * (oh * 3600 + om * 60);
+    offset_s = sign * (int64_t{oh} * 3600 + int64_t{om} * 60);
   } else {
     return std::nullopt;
   }
   if (pos != text.size()) return std::nullopt;
   const int64_t secs =
       daysFromCivil(year, static_cast<unsigned>(month), static_cast<unsigned>(day)) * 86400 +
-      hour * 3600 + minute * 60 + std::min(second, 59) - offset_s;
+      int64_t{hour} * 3600 + int64_t{minute} * 60 + std::min(second, 59) - offset_s;
   return secs * 1'000'000 + us;
 }
 

@@ -46,7 +46,7 @@ json strings() {
 }
 json object(json properties, std::vector<std::string> required = {}, bool closed = false) {
   json s = {{"type", "object"}, {"properties", std::move(properties)}};
-  if (!required.empty()) s["required"] = required;
+  if (!required.empty()) s["required"] = std::move(required);
   if (closed) s["additionalProperties"] = false;
   return s;
 }

@@ -64,7 +64,7 @@ std::vector<std::optional<std::string>> bindParams(const protocol::Bind& bind,
   const size_t nformats = bind.param_formats.size();
   size_t i = 0;
   for (const auto& value : bind.params) {
-    const int16_t format = nformats == 0 ? 0 : bind.param_formats[nformats == 1 ? 0 : i];
+    const int16_t format = nformats == 0 ? int16_t{0} : bind.param_formats[nformats == 1 ? 0 : i];
     const uint32_t type = i < types.size() ? types[i] : 0;
     ++i;
     if (!value) {

@@ -487,7 +487,7 @@ Result<AccessRequest> ReviewService::denyAccess(const std::string& id, const Per
 }
 
 Result<AccessRequest> ReviewService::revokeAccess(const std::string& id, const Person& by,
-                                                  std::string comment) {
+                                                  const std::string& comment) {
   std::lock_guard lock(mu_);
   auto it = access_.find(id);
   if (it == access_.end()) return fail("404", "no access request " + id);

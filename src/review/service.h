@@ -96,7 +96,8 @@ class ReviewService {
   Result<AccessRequest> denyAccess(const std::string& id, const Person& approver,
                                    std::string comment);
   /// An approved grant ends now.
-  Result<AccessRequest> revokeAccess(const std::string& id, const Person& by, std::string comment);
+  Result<AccessRequest> revokeAccess(const std::string& id, const Person& by,
+                                     const std::string& comment);
   Result<AccessRequest> getAccess(const std::string& id);
   std::vector<AccessRequest> listAccess(const ReviewFilter& filter);
   /// The highest level granted to `subject_id` on `connection` at `now_us`.
