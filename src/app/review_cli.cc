@@ -342,8 +342,10 @@ void addComment(CLI::App* cmd, ReviewCommandState& s) {
   cmd->add_option("--comment", s.comment, "Why (kept with the decision and in the audit trail)");
 }
 
-const std::vector<std::string> kStates = {"pending",   "approved", "denied",  "expired",
-                                          "withdrawn", "consumed", "revoked", "all"};
+const std::vector<std::string> kReviewStates = {"pending",   "approved", "denied", "expired",
+                                                "withdrawn", "consumed", "all"};
+const std::vector<std::string> kAccessStates = {"pending", "approved", "denied",
+                                                "expired", "revoked",  "all"};
 
 }  // namespace
 
@@ -357,7 +359,7 @@ void addReviewCommands(CLI::App& app, ReviewCommandState& s) {
       ->add_option("--state", s.state,
                    "pending (default), approved, denied, expired, "
                    "withdrawn, consumed, or all")
-      ->check(CLI::IsMember(kStates));
+      ->check(CLI::IsMember(kReviewStates));
   addListFilters(s.list, s);
 
   s.show = s.review->add_subcommand("show", "Everything about one review");
@@ -389,7 +391,7 @@ void addReviewCommands(CLI::App& app, ReviewCommandState& s) {
   s.access_list = s.access->add_subcommand("list", "Access requests and grants (every state)");
   addCommon(s.access_list, s);
   s.access_list->add_option("--state", s.state, "Only this state (pending, approved, ...)")
-      ->check(CLI::IsMember(kStates));
+      ->check(CLI::IsMember(kAccessStates));
   addListFilters(s.access_list, s);
 
   struct Verb {

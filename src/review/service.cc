@@ -460,6 +460,7 @@ Result<AccessRequest> ReviewService::voteAccess(const std::string& id, const Per
           a.state = State::Denied;
           a.decided_us = now;
           a.outcome_message = "denied by " + approver.id;
+          if (!a.votes.back().comment.empty()) a.outcome_message += ": " + a.votes.back().comment;
         } else if (a.approvals() >= a.min_approvals) {
           a.state = State::Approved;
           a.decided_us = now;

@@ -185,6 +185,14 @@ TEST(ReviewService, GrantsAreActiveInTheirWindowAndRevocable) {
   EXPECT_FALSE((*svc)->activeGrant("alice", "prod", nowUs() + 61'000'000));
   ASSERT_TRUE((*svc)->revokeAccess(req->id, person("bob", {"dba"}), "done"));
   EXPECT_FALSE((*svc)->activeGrant("alice", "prod", nowUs()));
+
+  // A denial keeps the approver's reason, as for reviews.
+  auto other = (*svc)->requestAccess(a, rules());
+  ASSERT_TRUE(other);
+  auto denied = (*svc)->denyAccess(other->id, person("bob", {"dba"}), "not during the freeze");
+  ASSERT_TRUE(denied);
+  EXPECT_EQ(denied->state, State::Denied);
+  EXPECT_EQ(denied->outcome_message, "denied by bob: not during the freeze");
 }
 
 TEST(ReviewService, RetentionPrunesDecidedRecordsOnly) {
