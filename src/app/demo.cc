@@ -31,6 +31,8 @@
 #include "app/demo_pointer.h"
 #include "app/demo_process.h"
 #include "app/demo_schema_sql.h"
+#include "auth/scram.h"
+#include "common/bytes.h"
 
 namespace pgw::app {
 namespace {
@@ -84,20 +86,6 @@ std::string tailOfFile(const fs::path& path, size_t n) {
   }
   std::string text;
   for (const auto& l : lines) text += l + "\n";
-  return text;
-}
-
-/// `bytes` random bytes as hex digits.
-std::string randomHex(size_t bytes) {
-  static constexpr std::string_view kDigits = "0123456789abcdef";
-  std::random_device device;
-  std::uniform_int_distribution<int> pick(0, 255);
-  std::string text;
-  for (size_t i = 0; i < bytes; ++i) {
-    const int b = pick(device);
-    text += kDigits[static_cast<size_t>(b >> 4)];
-    text += kDigits[static_cast<size_t>(b & 15)];
-  }
   return text;
 }
 
@@ -615,7 +603,7 @@ void Demo::publishConfigPath() {
 
 void Demo::writeGatewayConfig() {
   writeFile(dir_ / kSecretFile, app_password_, 0600);
-  writeFile(dir_ / kStateKeyFile, randomHex(32), 0600);
+  writeFile(dir_ / kStateKeyFile, toHex(asBytes(auth::randomBytes(32))), 0600);
   writeFile(configPath(),
             demo::gatewayConfigYaml(
                 {options_.gateway_port, http_port_, pg_port_, demo_password_, devIssuerUrl()}),
