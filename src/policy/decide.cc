@@ -480,11 +480,6 @@ class Decider {
     return std::nullopt;
   }
 
-  static bool plannable(K kind) {
-    return kind == K::Select || kind == K::Insert || kind == K::Update || kind == K::Delete ||
-           kind == K::Merge;
-  }
-
   const CompiledPolicy& policy_;
   AccessLevel access_;
   std::optional<Finding> best_;
@@ -526,6 +521,12 @@ Decision PolicySet::decide(const CompiledPolicy& policy, const sql::Analysis& an
   allow.rule = fmt::format(
       "access:{}", accessName(granted ? std::max(*granted, policy.access()) : policy.access()));
   return allow;
+}
+
+bool plannable(sql::StatementKind kind) {
+  using K = sql::StatementKind;
+  return kind == K::Select || kind == K::Insert || kind == K::Update || kind == K::Delete ||
+         kind == K::Merge;
 }
 
 }  // namespace pgw::policy

@@ -39,6 +39,10 @@ enum class Verdict { Allow, Review, Deny };
 /// "allow", "review", "deny".
 std::string_view verdictName(Verdict verdict);
 
+/// Statements the planner plans on their own, so EXPLAIN can estimate them:
+/// SELECT, INSERT, UPDATE, DELETE, MERGE.
+bool plannable(sql::StatementKind kind);
+
 /// A review rule with `estimated_rows` that matched an allowed statement: the
 /// session asks the planner (EXPLAIN without ANALYZE) and sends the statement
 /// to review when the estimate is above `rows_above`.

@@ -152,13 +152,9 @@ ClientSession::ReviewTarget ClientSession::reviewTarget(
 
 bool ClientSession::needsEstimate(const ReviewTarget& target) {
   if (estimate_ && estimate_->key == target.key) return !estimate_->done;
-  // Only what the planner plans: one SELECT, INSERT, UPDATE, DELETE or MERGE.
+  // Only one statement the planner plans on its own (as the policy asked).
   auto analysis = worker_.analysisCache().get(target.text);
-  using K = sql::StatementKind;
-  if (analysis->statements.size() != 1) return false;
-  const K kind = analysis->statements.front().kind;
-  if (kind != K::Select && kind != K::Insert && kind != K::Update && kind != K::Delete &&
-      kind != K::Merge) {
+  if (analysis->statements.size() != 1 || !policy::plannable(analysis->statements.front().kind)) {
     return false;
   }
   estimate_ = PendingEstimate{target.key, target.text, target.params};
@@ -331,7 +327,7 @@ awaitable<bool> ClientSession::waitForReview() {
       end(SessionEnd::ClientGone);
       break;
     }
-    if (review::nowUs() >= held.expires_us) reviews.expireIfDue(held.id);
+    // get() expires the review when its time is up.
     auto r = reviews.get(held.id);
     if (!r) {
       // Cannot happen while the service lives; fail the statement, not the session.

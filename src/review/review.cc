@@ -3,10 +3,14 @@
 
 #include "review/review.h"
 
+#include <openssl/rand.h>
 #include <openssl/sha.h>
 
 #include <array>
+#include <atomic>
 #include <chrono>
+
+#include "common/bytes.h"
 
 namespace pgw::review {
 namespace {
@@ -71,20 +75,23 @@ std::string retryKey(std::string_view subject_id, std::string_view issuer,
   }
   std::array<unsigned char, SHA256_DIGEST_LENGTH> digest{};
   SHA256_Final(digest.data(), &ctx);
-  static constexpr char kHex[] = "0123456789abcdef";
-  std::string out;
-  out.reserve(digest.size() * 2);
-  for (unsigned char c : digest) {
-    out += kHex[c >> 4];
-    out += kHex[c & 15];
-  }
-  return out;
+  return toHex(Bytes(reinterpret_cast<const std::byte*>(digest.data()), digest.size()));
 }
 
 int64_t nowUs() {
   return std::chrono::duration_cast<std::chrono::microseconds>(
              std::chrono::system_clock::now().time_since_epoch())
       .count();
+}
+
+std::string randomId(std::string_view prefix, size_t bytes) {
+  std::string raw(bytes, '\0');
+  if (RAND_bytes(reinterpret_cast<unsigned char*>(raw.data()), static_cast<int>(bytes)) != 1) {
+    static std::atomic<uint64_t> counter{0};
+    const uint64_t n = counter.fetch_add(1) ^ static_cast<uint64_t>(nowUs());
+    for (size_t i = 0; i < bytes; ++i) raw[i] = static_cast<char>(n >> (8 * (i % 8)));
+  }
+  return std::string(prefix) + toHex(asBytes(raw));
 }
 
 }  // namespace pgw::review

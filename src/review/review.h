@@ -136,4 +136,8 @@ std::string retryKey(std::string_view subject_id, std::string_view issuer,
 
 int64_t nowUs();
 
+/// `prefix` and `bytes` random bytes in hex: ids that need to be unique, not
+/// secret (without entropy the clock and a counter stand in).
+std::string randomId(std::string_view prefix, size_t bytes);
+
 }  // namespace pgw::review

@@ -1,7 +1,5 @@
 #include "review/service.h"
 
-#include <openssl/rand.h>
-
 #include <algorithm>
 
 #include "common/log.h"
@@ -9,22 +7,6 @@
 
 namespace pgw::review {
 namespace {
-
-std::string newId(std::string_view prefix) {
-  unsigned char bytes[10];
-  if (RAND_bytes(bytes, sizeof bytes) != 1) {
-    // Ids need only be unique, not secret: fall back on the clock.
-    const uint64_t t = static_cast<uint64_t>(nowUs());
-    for (size_t i = 0; i < sizeof bytes; ++i) bytes[i] = static_cast<unsigned char>(t >> (i * 6));
-  }
-  static constexpr char kHex[] = "0123456789abcdef";
-  std::string id(prefix);
-  for (unsigned char b : bytes) {
-    id += kHex[b >> 4];
-    id += kHex[b & 15];
-  }
-  return id;
-}
 
 bool inAnyGroup(const Person& person, const std::vector<std::string>& groups) {
   if (groups.empty()) return true;
@@ -228,7 +210,7 @@ Result<Review> ReviewService::create(Review review, const ApprovalRules& rules) 
   std::shared_ptr<Notifier> notifier;
   {
     std::lock_guard lock(mu_);
-    review.id = newId("rv_");
+    review.id = randomId("rv_", 10);
     review.state = State::Pending;
     review.mode = rules.mode;
     review.created_us = nowUs();
@@ -318,17 +300,6 @@ void ReviewService::withdraw(const std::string& id, std::string why) {
     r.outcome_message = std::move(why);
     persist(r);
     settle(r, fire);
-  }
-  fireAll(fire);
-}
-
-void ReviewService::expireIfDue(const std::string& id) {
-  Fired fire;
-  {
-    std::lock_guard lock(mu_);
-    auto it = reviews_.find(id);
-    if (it == reviews_.end() || it->second.state != State::Pending) return;
-    expireDue(nowUs(), fire);
   }
   fireAll(fire);
 }
@@ -427,7 +398,7 @@ Result<AccessRequest> ReviewService::requestAccess(AccessRequest request,
   std::shared_ptr<Notifier> notifier;
   {
     std::lock_guard lock(mu_);
-    request.id = newId("ar_");
+    request.id = randomId("ar_", 10);
     request.state = State::Pending;
     request.created_us = nowUs();
     request.expires_us = request.created_us + rules.timeout_us;

@@ -76,8 +76,6 @@ class ReviewService {
   Result<Review> deny(const std::string& id, const Person& approver, std::string comment);
   /// The client cancelled or went away; no-op unless pending.
   void withdraw(const std::string& id, std::string why);
-  /// Expires `id` if it is pending and due (the session's timer fired).
-  void expireIfDue(const std::string& id);
   /// Retry mode: an approved, unexpired review with this retryKey() by this
   /// subject becomes consumed and is returned — exactly once.
   std::optional<Review> consume(const std::string& retry_key);

@@ -4,12 +4,12 @@
 #include <httplib.h>
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
-#include <openssl/rand.h>
 
 #include <algorithm>
 #include <array>
 #include <atomic>
 
+#include "common/bytes.h"
 #include "common/log.h"
 #include "review/json.h"
 
@@ -22,29 +22,6 @@ using Clock = std::chrono::steady_clock;
 constexpr std::string_view kReviewEvent = "review.created";
 constexpr std::string_view kAccessEvent = "access.requested";
 constexpr size_t kMaxSlackStatement = 300;
-constexpr char kHex[] = "0123456789abcdef";
-
-std::string hex(const unsigned char* data, size_t len) {
-  std::string out;
-  out.reserve(len * 2);
-  for (size_t i = 0; i < len; ++i) {
-    out += kHex[data[i] >> 4];
-    out += kHex[data[i] & 15];
-  }
-  return out;
-}
-
-std::string newDeliveryId() {
-  std::array<unsigned char, 12> raw{};
-  if (RAND_bytes(raw.data(), static_cast<int>(raw.size())) != 1) {
-    // Unique is what matters here, not unpredictable.
-    static std::atomic<uint64_t> fallback{0};
-    const uint64_t n =
-        fallback.fetch_add(1) ^ static_cast<uint64_t>(Clock::now().time_since_epoch().count());
-    for (size_t i = 0; i < 8; ++i) raw[i] = static_cast<unsigned char>(n >> (8 * i));
-  }
-  return "whd_" + hex(raw.data(), raw.size());
-}
 
 /// "sha256=<hex HMAC-SHA256(secret, timestamp + "." + body)>".
 std::string signature(const std::string& secret, const std::string& timestamp,
@@ -54,7 +31,7 @@ std::string signature(const std::string& secret, const std::string& timestamp,
   unsigned int len = 0;
   HMAC(EVP_sha256(), secret.data(), static_cast<int>(secret.size()),
        reinterpret_cast<const unsigned char*>(message.data()), message.size(), mac.data(), &len);
-  return "sha256=" + hex(mac.data(), len);
+  return "sha256=" + toHex(Bytes(reinterpret_cast<const std::byte*>(mac.data()), len));
 }
 
 /// "scheme://host[:port]" and "/path?query" of a webhook URL.
@@ -224,7 +201,7 @@ void WebhookNotifier::enqueue(const std::string& event, const std::string& id, c
     d.hook = i;
     d.event = event;
     d.record_id = id;
-    d.delivery_id = newDeliveryId();
+    d.delivery_id = randomId("whd_", 12);
     d.body =
         webhooks_[i].format == config::WebhookConfig::Format::Slack ? slack_body : generic_body;
     d.due = Clock::now();
