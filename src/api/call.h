@@ -105,7 +105,6 @@ class JsonFields {
   const nlohmann::json& required(std::string_view key) const;
   /// "tls.mode" for key "mode" of path "tls".
   std::string pathOf(std::string_view key) const;
-  const nlohmann::json& value() const { return value_; }
 
  private:
   const nlohmann::json* find(std::string_view key) const;

@@ -102,7 +102,7 @@ class ControlPlane {
   /// it is usable by new sessions when this returns. Errors: "400" bad
   /// spec, "409" exists / is defined in the config file, "404" unknown,
   /// "503" no state.master_key.
-  virtual Result<ConnectionInfo> putConnection(ConnectionSpec spec, bool create) = 0;
+  virtual Result<ConnectionInfo> putConnection(const ConnectionSpec& spec, bool create) = 0;
   virtual Status deleteConnection(const std::string& name) = 0;
 };
 

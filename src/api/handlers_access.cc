@@ -93,14 +93,7 @@ Reply requestAccess(Services& services, Call& call) {
                             " (" + where + ".jit.max_duration)");
   }
 
-  review::ApprovalRules rules;
-  rules.mode = p.approval.mode;
-  rules.approver_groups = p.approval.approvers;
-  rules.min_approvals = p.approval.min_approvals;
-  rules.timeout_us =
-      std::chrono::duration_cast<std::chrono::microseconds>(p.approval.timeout).count();
-  rules.retry_ttl_us =
-      std::chrono::duration_cast<std::chrono::microseconds>(p.approval.retry_ttl).count();
+  const review::ApprovalRules rules = review::rulesOf(p.approval);
 
   review::AccessRequest request;
   request.subject = review::Person::from(who);

@@ -148,15 +148,12 @@ ConnectionInfo find(Services& services, const std::string& name) {
 }
 
 Reply putConnection(Services& services, Call& call, bool create) {
-  ConnectionSpec spec = readSpec(call, create ? "" : call.param("name"));
+  const ConnectionSpec spec = readSpec(call, create ? "" : call.param("name"));
   call.audit_target = spec.name;
-  const std::string detail = describe(spec);
-  call.audit_detail = detail;
-  ConnectionSpec copy_for_scrub;
-  copy_for_scrub.credentials = spec.credentials;
-  auto info = services.gateway().putConnection(std::move(spec), create);
+  call.audit_detail = describe(spec);
+  auto info = services.gateway().putConnection(spec, create);
   if (!info) {
-    throw ApiError(httpStatusOf(info.error(), 400), scrub(info.error().message, copy_for_scrub));
+    throw ApiError(httpStatusOf(info.error(), 400), scrub(info.error().message, spec));
   }
   Reply r = Reply::ofJson(toJson(*info), create ? 201 : 200);
   if (create) r.headers.emplace_back("Location", "/api/connections/" + info->name);

@@ -271,7 +271,8 @@ std::vector<api::ConnectionInfo> GatewayControl::connections() {
   return out;
 }
 
-Result<api::ConnectionInfo> GatewayControl::putConnection(api::ConnectionSpec spec, bool create) {
+Result<api::ConnectionInfo> GatewayControl::putConnection(const api::ConnectionSpec& spec,
+                                                          bool create) {
   std::lock_guard lock(connections_mu_);
   const auto cfg = config();
   auto sealer = box(*cfg);

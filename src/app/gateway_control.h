@@ -44,7 +44,7 @@ class GatewayControl : public api::ControlPlane {
   void auditApi(const auth::Subject& subject, const std::string& action, const std::string& target,
                 int status, const std::string& detail) override;
   std::vector<api::ConnectionInfo> connections() override;
-  Result<api::ConnectionInfo> putConnection(api::ConnectionSpec spec, bool create) override;
+  Result<api::ConnectionInfo> putConnection(const api::ConnectionSpec& spec, bool create) override;
   Status deleteConnection(const std::string& name) override;
 
  private:

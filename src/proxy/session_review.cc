@@ -31,16 +31,6 @@ constexpr std::string_view kReviewRequired = "PW001";
 /// How often a session waiting for a decision looks at its review.
 constexpr auto kReviewPoll = std::chrono::milliseconds(20);
 
-review::ApprovalRules rulesOf(const config::ApprovalConfig& a) {
-  review::ApprovalRules r;
-  r.mode = a.mode;
-  r.approver_groups = a.approvers;
-  r.min_approvals = a.min_approvals;
-  r.timeout_us = std::chrono::duration_cast<std::chrono::microseconds>(a.timeout).count();
-  r.retry_ttl_us = std::chrono::duration_cast<std::chrono::microseconds>(a.retry_ttl).count();
-  return r;
-}
-
 /// The client closed its end (or the connection broke) while nothing reads
 /// from it: POLLRDHUP is TCP's, so TLS or bytes still unread do not hide it.
 bool peerClosed(int fd) {
@@ -225,7 +215,7 @@ FrontendObserver::Verdict ClientSession::onReview(const protocol::FrontendMessag
     if (!r) {
       review::Review filed = describeForReview(text, std::move(params));
       filed.retry_key = key;
-      auto created = reviews->create(std::move(filed), rulesOf(approval));
+      auto created = reviews->create(std::move(filed), review::rulesOf(approval));
       if (!created) {
         log::error("session {}: cannot file a review: {}", id_, created.error().message);
         denial.hint = "the review could not be filed: " + created.error().message;
@@ -285,7 +275,7 @@ FrontendObserver::Verdict ClientSession::onReview(const protocol::FrontendMessag
   if (held_review_) held_review_.reset();           // a decided review for another message
   if (needsEstimate(target)) return Verdict::Hold;  // approvers see the plan's estimate
   review::Review filed = describeForReview(text, std::move(params));
-  auto created = reviews->create(std::move(filed), rulesOf(approval));
+  auto created = reviews->create(std::move(filed), review::rulesOf(approval));
   if (!created) {
     log::error("session {}: cannot file a review: {}", id_, created.error().message);
     denial.hint = "the review could not be filed: " + created.error().message;

@@ -84,6 +84,16 @@ int64_t nowUs() {
       .count();
 }
 
+ApprovalRules rulesOf(const config::ApprovalConfig& a) {
+  ApprovalRules r;
+  r.mode = a.mode;
+  r.approver_groups = a.approvers;
+  r.min_approvals = a.min_approvals;
+  r.timeout_us = std::chrono::duration_cast<std::chrono::microseconds>(a.timeout).count();
+  r.retry_ttl_us = std::chrono::duration_cast<std::chrono::microseconds>(a.retry_ttl).count();
+  return r;
+}
+
 std::string randomId(std::string_view prefix, size_t bytes) {
   std::string raw(bytes, '\0');
   if (RAND_bytes(reinterpret_cast<unsigned char*>(raw.data()), static_cast<int>(bytes)) != 1) {

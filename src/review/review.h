@@ -127,6 +127,9 @@ struct StoredConnection {
   int64_t updated_us = 0;
 };
 
+/// The rules of a policy's `approval:` section, in the service's units.
+ApprovalRules rulesOf(const config::ApprovalConfig& approval);
+
 /// The identity of a statement for retry mode: the same subject (id and
 /// issuer: two issuers' "alice" are two people) sending the same text with
 /// the same parameters on the same connection.

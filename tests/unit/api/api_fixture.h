@@ -177,7 +177,7 @@ class FakeControlPlane : public ControlPlane {
     for (const auto& [name, spec] : registered) out.push_back(infoOf(spec));
     return out;
   }
-  Result<ConnectionInfo> putConnection(ConnectionSpec spec, bool create) override {
+  Result<ConnectionInfo> putConnection(const ConnectionSpec& spec, bool create) override {
     std::lock_guard lock(mu);
     if (spec.host == "fail.example") {
       // A careless implementation that repeats what it was given.
