@@ -347,11 +347,13 @@ def test_self_approval_and_wrong_role_are_refused(agw, table, pg):
 
 def test_api_input_validation(agw):
     carol = agw.tokens["carol"]
-    for raw in (b"{", b"[1,2]", b'{"comment": 5}', b'{"comment": "x", "extra": 1}'):
-        status, body = api(agw, "POST", "/api/reviews/rv_00000000000000000000/approve",
-                           token=carol, raw=raw)
-        assert status in (400, 404), (raw, status, body)
-        assert "error" in body
+    good = {"connection": "app", "level": "write", "duration": "1h", "reason": "r"}
+    for raw in (b"{", b"[1,2]", json.dumps({**good, "duration": 5}).encode(),
+                json.dumps({**good, "extra": 1}).encode(),
+                json.dumps({k: v for k, v in good.items() if k != "level"}).encode()):
+        status, body = api(agw, "POST", "/api/access-requests", token=agw.tokens["jay"], raw=raw)
+        assert status == 400, (raw, status, body)
+        assert body["status"] == 400 and body["error"], body
     status, body = api(agw, "POST", "/api/reviews/rv_nope/approve", token=carol, body={})
     assert status == 404, body
     # An oversized body is refused from its Content-Length, before it is read.

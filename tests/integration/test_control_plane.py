@@ -139,14 +139,27 @@ def test_a_write_is_estimated_by_the_rows_it_changes(cgw, table, pg):
 
 
 def test_the_estimate_runs_on_a_read_only_connection(cgw, table, pg):
-    # A data-modifying CTE is refused by the read-only policy itself; what
-    # the rule sees through EXPLAIN never writes (EXPLAIN without ANALYZE).
-    with as_token(cgw, "ana") as c:
-        with pytest.raises(psycopg.errors.InsufficientPrivilege):
-            c.execute(f"WITH d AS (INSERT INTO {table} VALUES (1, 'x') RETURNING *) "
-                      "SELECT * FROM d")
+    # A function wrongly declared IMMUTABLE is run by the planner itself
+    # (constant folding), so EXPLAIN alone would execute its INSERT. On the
+    # read-only estimate connection it cannot: EXPLAIN fails, and the
+    # statement goes to review (fails closed) without anything written.
+    marker = table + "_marks"
     with psycopg.connect(pg.dsn("gw_scram", "app"), autocommit=True) as c:
-        assert c.execute(f"SELECT count(*) FROM {table}").fetchone() == (0,)
+        c.execute(f"CREATE TABLE {marker} (n int)")
+        c.execute(f"GRANT ALL ON {marker} TO PUBLIC")
+        c.execute(f"CREATE FUNCTION {marker}_f() RETURNS int IMMUTABLE LANGUAGE plpgsql AS "
+                  f"$$ BEGIN INSERT INTO {marker} VALUES (1); RETURN 1; END $$")
+    try:
+        with as_token(cgw, "bo") as c:
+            with pytest.raises(psycopg.Error) as ei:
+                c.execute(f"DELETE FROM {table} WHERE id = {marker}_f()")
+            assert ei.value.sqlstate == "PW001", ei.value
+        with psycopg.connect(pg.dsn("gw_scram", "app"), autocommit=True) as c:
+            assert c.execute(f"SELECT count(*) FROM {marker}").fetchone() == (0,)
+    finally:
+        with psycopg.connect(pg.dsn("gw_scram", "app"), autocommit=True) as c:
+            c.execute(f"DROP FUNCTION IF EXISTS {marker}_f()")
+            c.execute(f"DROP TABLE IF EXISTS {marker}")
 
 
 # ---------------------------------------------------- review_access on read
