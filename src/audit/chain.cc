@@ -163,6 +163,11 @@ bool ChainVerifier::broken(uint64_t seq, std::string problem) {
   return false;
 }
 
+bool ChainVerifier::reject(uint64_t seq, std::string problem) {
+  if (!result_.ok) return false;
+  return broken(seq, std::move(problem));
+}
+
 bool ChainVerifier::add(const StoredRecord& row) {
   if (!result_.ok) return false;
   // The row's own integrity first: its content against its hash, then the

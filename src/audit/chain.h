@@ -119,6 +119,11 @@ class ChainVerifier {
   bool add(const StoredRecord& row);
   /// The verdict, including the anchor's attestation and the checkpoints.
   VerifyResult finish();
+  /// Reports what the sink found wrong at `seq` outside the records
+  /// themselves (a column summarizing them that disagrees), unless an
+  /// earlier break was already found. Returns false.
+  bool reject(uint64_t seq, std::string problem);
+  bool ok() const { return result_.ok; }
 
  private:
   bool broken(uint64_t seq, std::string problem);

@@ -2,7 +2,9 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <filesystem>
+#include <limits>
 #include <system_error>
 
 namespace pgw::audit {
@@ -10,24 +12,23 @@ namespace {
 
 constexpr const char* kSchema = R"sql(
 CREATE TABLE IF NOT EXISTS audit_meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);
-INSERT OR IGNORE INTO audit_meta(key, value) VALUES ('schema_version', '1');
-CREATE TABLE IF NOT EXISTS audit_events(
+INSERT OR IGNORE INTO audit_meta(key, value) VALUES ('schema_version', '2');
+CREATE TABLE IF NOT EXISTS audit_segments(
+  id INTEGER PRIMARY KEY,
   gateway_id TEXT NOT NULL,
-  seq INTEGER NOT NULL,
-  time_us INTEGER NOT NULL,
-  type TEXT NOT NULL,
-  session_id INTEGER NOT NULL,
-  subject TEXT NOT NULL,
-  decision TEXT NOT NULL,
-  record TEXT NOT NULL,
+  first_seq INTEGER NOT NULL,
+  last_seq INTEGER NOT NULL,
+  first_time_us INTEGER NOT NULL,
+  last_time_us INTEGER NOT NULL,
   prev_hash TEXT NOT NULL,
   hash TEXT NOT NULL,
-  UNIQUE(gateway_id, seq));
-CREATE INDEX IF NOT EXISTS audit_events_time ON audit_events(time_us);
-CREATE INDEX IF NOT EXISTS audit_events_session ON audit_events(session_id);
-CREATE INDEX IF NOT EXISTS audit_events_subject ON audit_events(subject);
-CREATE INDEX IF NOT EXISTS audit_events_decision ON audit_events(decision)
-  WHERE decision <> 'allow';
+  records TEXT NOT NULL,
+  UNIQUE(gateway_id, first_seq));
+CREATE INDEX IF NOT EXISTS audit_segments_time ON audit_segments(last_time_us);
+CREATE TABLE IF NOT EXISTS audit_keys(
+  key TEXT NOT NULL,
+  segment INTEGER NOT NULL,
+  PRIMARY KEY(key, segment)) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS audit_anchor(
   gateway_id TEXT PRIMARY KEY,
   seq INTEGER NOT NULL,
@@ -35,8 +36,12 @@ CREATE TABLE IF NOT EXISTS audit_anchor(
   time_us INTEGER NOT NULL);
 )sql";
 
-constexpr const char* kColumns =
-    "rowid, gateway_id, seq, time_us, type, session_id, subject, decision, record, prev_hash, hash";
+constexpr const char* kSegmentColumns =
+    "id, gateway_id, first_seq, last_seq, first_time_us, last_time_us, prev_hash, hash, records";
+
+/// Positions: segment id in the high bits, the record's line (from 1) in
+/// the low 20, so they grow in write order across gateways.
+constexpr int kLineBits = 20;
 
 /// A prepared statement, finalized on scope exit.
 class Stmt {
@@ -47,10 +52,12 @@ class Stmt {
   Stmt& operator=(const Stmt&) = delete;
   bool ok() const { return rc_ == SQLITE_OK; }
   sqlite3_stmt* get() { return s_; }
-  void text(int i, const std::string& v) {
-    sqlite3_bind_text(s_, i, v.data(), static_cast<int>(v.size()), SQLITE_TRANSIENT);
-  }
+  void text(int i, const std::string& v) { bindText(s_, i, v); }
   void i64(int i, int64_t v) { sqlite3_bind_int64(s_, i, v); }
+
+  static void bindText(sqlite3_stmt* s, int i, std::string_view v) {
+    sqlite3_bind_text(s, i, v.data(), static_cast<int>(v.size()), SQLITE_TRANSIENT);
+  }
 
  private:
   sqlite3_stmt* s_ = nullptr;
@@ -63,29 +70,83 @@ std::string columnText(sqlite3_stmt* s, int i) {
                       : std::string(p, static_cast<size_t>(sqlite3_column_bytes(s, i)));
 }
 
-StoredRecord readRow(sqlite3_stmt* s) {
-  StoredRecord r;
-  r.position = static_cast<uint64_t>(sqlite3_column_int64(s, 0));
-  r.gateway_id = columnText(s, 1);
-  r.seq = static_cast<uint64_t>(sqlite3_column_int64(s, 2));
-  r.time_us = sqlite3_column_int64(s, 3);
-  r.type = columnText(s, 4);
-  r.session_id = static_cast<uint64_t>(sqlite3_column_int64(s, 5));
-  r.subject = columnText(s, 6);
-  r.decision = columnText(s, 7);
-  r.record = columnText(s, 8);
-  r.prev = columnText(s, 9);
-  r.hash = columnText(s, 10);
-  return r;
+/// What a segment holding `records` is found by (sorted, no duplicates).
+/// Neighbouring records mostly share a session and subject: those repeats
+/// are skipped before the sort.
+std::vector<std::string> segmentKeys(std::span<const StoredRecord> records) {
+  std::vector<std::string> keys;
+  const StoredRecord* last = nullptr;
+  for (const StoredRecord& r : records) {
+    if (last == nullptr || r.session_id != last->session_id) {
+      keys.push_back(fmt::format("session:{}", r.session_id));
+    }
+    if (!r.subject.empty() && (last == nullptr || r.subject != last->subject)) {
+      keys.push_back("subject:" + r.subject);
+    }
+    if (!r.decision.empty() && r.decision != "allow") keys.push_back("decision:" + r.decision);
+    last = &r;
+  }
+  std::sort(keys.begin(), keys.end());
+  keys.erase(std::unique(keys.begin(), keys.end()), keys.end());
+  return keys;
 }
 
 }  // namespace
+
+/// One row of audit_segments.
+struct SqliteSink::Segment {
+  int64_t id = 0;
+  std::string gateway_id;
+  uint64_t first_seq = 0;
+  uint64_t last_seq = 0;
+  int64_t first_time_us = 0;
+  int64_t last_time_us = 0;
+  std::string prev_hash;
+  std::string hash;
+  std::string records;
+
+  /// The records, with their links and derived columns; a line that cannot
+  /// be read keeps empty columns (verify reports it at its seq).
+  std::vector<StoredRecord> expand() const {
+    std::vector<StoredRecord> out;
+    std::string_view rest = records;
+    std::string prev = prev_hash;
+    uint64_t seq = first_seq;
+    uint64_t line = 1;
+    while (!rest.empty()) {
+      const size_t nl = rest.find('\n');
+      const std::string_view text = rest.substr(0, nl);
+      rest = nl == std::string_view::npos ? std::string_view() : rest.substr(nl + 1);
+      StoredRecord r;
+      r.gateway_id = gateway_id;
+      r.seq = seq++;
+      r.position = (static_cast<uint64_t>(id) << kLineBits) | line++;
+      r.prev = prev;
+      if (text.size() > 65 && text[64] == ' ') {
+        r.hash = std::string(text.substr(0, 64));
+        r.record = std::string(text.substr(65));
+      } else {
+        r.record = std::string(text);
+      }
+      if (auto parsed = parseRecord(r.record)) {
+        const uint64_t position = r.seq;
+        deriveColumns(*parsed, r);
+        r.seq = position;  // where it is stored; verify compares the record's own
+        r.gateway_id = gateway_id;
+      }
+      prev = r.hash;
+      out.push_back(std::move(r));
+    }
+    return out;
+  }
+};
 
 SqliteSink::SqliteSink(std::string path, sqlite3* db)
     : path_(std::move(path)), describe_("sqlite:" + path_), db_(db) {}
 
 SqliteSink::~SqliteSink() {
   sqlite3_finalize(insert_);
+  sqlite3_finalize(insert_key_);
   sqlite3_close_v2(db_);
 }
 
@@ -103,6 +164,16 @@ Status SqliteSink::exec(const char* sql) {
   return {};
 }
 
+namespace {
+
+/// Whether the file still has the version 1 table of one row per record.
+bool hasV1Table(sqlite3* db) {
+  Stmt s(db, "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'audit_events'");
+  return s.ok() && sqlite3_step(s.get()) == SQLITE_ROW;
+}
+
+}  // namespace
+
 Result<std::unique_ptr<SqliteSink>> SqliteSink::open(const std::string& path, int busy_timeout_ms) {
   std::error_code ec;
   const auto dir = std::filesystem::path(path).parent_path();
@@ -119,21 +190,26 @@ Result<std::unique_ptr<SqliteSink>> SqliteSink::open(const std::string& path, in
   sqlite3_busy_timeout(db, busy_timeout_ms);
   // WAL lets `pgwarden audit tail` read while the gateway writes; FULL
   // syncs the WAL at every commit, so an acknowledged batch is on disk.
-  // A 64 MiB page cache keeps the indexes' hot pages in memory, and a larger
-  // WAL between checkpoints (64 MiB) means a checkpoint — which copies pages
-  // into the database and syncs it — every few hundred thousand records, not
-  // every few thousand.
-  for (const char* pragma : {"PRAGMA journal_mode=WAL", "PRAGMA synchronous=FULL",
-                             "PRAGMA cache_size=-65536", "PRAGMA wal_autocheckpoint=16384"}) {
+  // 16 KiB pages (set before the file has any) keep a segment on few
+  // pages; the WAL is checkpointed every 4096 pages (64 MiB), so the
+  // checkpoint's copy and sync come once per few hundred thousand records.
+  for (const char* pragma :
+       {"PRAGMA page_size=16384", "PRAGMA journal_mode=WAL", "PRAGMA synchronous=FULL",
+        "PRAGMA cache_size=-16384", "PRAGMA wal_autocheckpoint=4096"}) {
     if (auto st = sink->exec(pragma); !st) return st.takeError();
   }
   if (auto st = sink->exec(kSchema); !st) return st.takeError();
   if (sqlite3_prepare_v2(db,
-                         "INSERT INTO audit_events(gateway_id, seq, time_us, type, session_id, "
-                         "subject, decision, record, prev_hash, hash) "
-                         "VALUES (?,?,?,?,?,?,?,?,?,?)",
-                         -1, &sink->insert_, nullptr) != SQLITE_OK) {
-    return sink->error("cannot prepare the insert");
+                         "INSERT INTO audit_segments(gateway_id, first_seq, last_seq, "
+                         "first_time_us, last_time_us, prev_hash, hash, records) "
+                         "VALUES (?,?,?,?,?,?,?,?)",
+                         -1, &sink->insert_, nullptr) != SQLITE_OK ||
+      sqlite3_prepare_v2(db, "INSERT INTO audit_keys(key, segment) VALUES (?,?)", -1,
+                         &sink->insert_key_, nullptr) != SQLITE_OK) {
+    return sink->error("cannot prepare the inserts");
+  }
+  if (hasV1Table(db)) {
+    if (auto st = sink->convertV1(); !st) return st.takeError();
   }
   return sink;
 }
@@ -148,7 +224,12 @@ Result<std::unique_ptr<SqliteSink>> SqliteSink::openReadOnly(const std::string& 
   std::unique_ptr<SqliteSink> sink(new SqliteSink(path, db));
   if (rc != SQLITE_OK) return sink->error("cannot open");
   sqlite3_busy_timeout(db, 5000);
-  Stmt check(db, "SELECT 1 FROM audit_events LIMIT 0");
+  if (hasV1Table(db)) {
+    return fail("", fmt::format("{} was written by an older pgwarden (one row per record); start "
+                                "the gateway on it once to convert it",
+                                path));
+  }
+  Stmt check(db, "SELECT 1 FROM audit_segments LIMIT 0");
   if (!check.ok()) {
     return fail("",
                 fmt::format("{} is not a pgwarden audit database ({})", path, sqlite3_errmsg(db)));
@@ -156,8 +237,65 @@ Result<std::unique_ptr<SqliteSink>> SqliteSink::openReadOnly(const std::string& 
   return sink;
 }
 
+/// Packs the version 1 rows into segments of consecutive, linked records
+/// (a gap or a broken link starts a new one, so verify still finds it) and
+/// drops the old table, in one transaction.
+Status SqliteSink::convertV1() {
+  if (auto st = exec("BEGIN IMMEDIATE"); !st) return st;
+  auto rollback = [&](Error e) -> Status {
+    sqlite3_exec(db_, "ROLLBACK", nullptr, nullptr, nullptr);
+    return e;
+  };
+  Stmt s(db_,
+         "SELECT gateway_id, seq, time_us, type, session_id, subject, decision, record, "
+         "prev_hash, hash FROM audit_events ORDER BY gateway_id, seq");
+  if (!s.ok()) return rollback(error("cannot convert the version 1 table"));
+  std::vector<StoredRecord> run;
+  auto flush = [&]() -> Status {
+    if (run.empty()) return {};
+    Status st = insertSegment(run);
+    run.clear();
+    return st;
+  };
+  uint64_t converted = 0;
+  int rc;
+  while ((rc = sqlite3_step(s.get())) == SQLITE_ROW) {
+    StoredRecord r;
+    r.gateway_id = columnText(s.get(), 0);
+    r.seq = static_cast<uint64_t>(sqlite3_column_int64(s.get(), 1));
+    r.time_us = sqlite3_column_int64(s.get(), 2);
+    r.type = columnText(s.get(), 3);
+    r.session_id = static_cast<uint64_t>(sqlite3_column_int64(s.get(), 4));
+    r.subject = columnText(s.get(), 5);
+    r.decision = columnText(s.get(), 6);
+    r.record = columnText(s.get(), 7);
+    r.prev = columnText(s.get(), 8);
+    r.hash = columnText(s.get(), 9);
+    if (!run.empty() && (run.back().gateway_id != r.gateway_id || run.back().seq + 1 != r.seq ||
+                         run.back().hash != r.prev || run.size() >= kConvertChunk)) {
+      if (auto st = flush(); !st) return rollback(st.takeError());
+    }
+    run.push_back(std::move(r));
+    ++converted;
+  }
+  if (rc != SQLITE_DONE) return rollback(error("cannot convert the version 1 table"));
+  if (auto st = flush(); !st) return rollback(st.takeError());
+  if (sqlite3_exec(db_,
+                   "DROP TABLE audit_events; "
+                   "UPDATE audit_meta SET value = '2' WHERE key = 'schema_version'; COMMIT",
+                   nullptr, nullptr, nullptr) != SQLITE_OK) {
+    return rollback(error("cannot convert the version 1 table"));
+  }
+  if (converted > 0) {
+    (void)exec("VACUUM");  // gives the old table's pages back; harmless if it fails
+  }
+  return {};
+}
+
 Result<ChainHead> SqliteSink::head(const std::string& gateway_id) {
-  Stmt s(db_, "SELECT seq, hash FROM audit_events WHERE gateway_id = ? ORDER BY seq DESC LIMIT 1");
+  Stmt s(db_,
+         "SELECT last_seq, hash FROM audit_segments WHERE gateway_id = ? "
+         "ORDER BY first_seq DESC LIMIT 1");
   if (!s.ok()) return error("cannot read the chain head");
   s.text(1, gateway_id);
   const int rc = sqlite3_step(s.get());
@@ -185,28 +323,156 @@ Result<std::optional<ChainAnchor>> SqliteSink::anchor(const std::string& gateway
   return std::optional<ChainAnchor>();
 }
 
+Result<std::vector<SqliteSink::Segment>> SqliteSink::segments(
+    const std::string& where_sql, const std::function<void(sqlite3_stmt*)>& bind,
+    size_t max_segments) {
+  const std::string sql =
+      fmt::format("SELECT {} FROM audit_segments WHERE {}{}", kSegmentColumns, where_sql,
+                  max_segments > 0 ? fmt::format(" LIMIT {}", max_segments) : std::string());
+  Stmt s(db_, sql.c_str());
+  if (!s.ok()) return error("cannot read records");
+  bind(s.get());
+  std::vector<Segment> out;
+  int rc;
+  while ((rc = sqlite3_step(s.get())) == SQLITE_ROW) {
+    Segment g;
+    g.id = sqlite3_column_int64(s.get(), 0);
+    g.gateway_id = columnText(s.get(), 1);
+    g.first_seq = static_cast<uint64_t>(sqlite3_column_int64(s.get(), 2));
+    g.last_seq = static_cast<uint64_t>(sqlite3_column_int64(s.get(), 3));
+    g.first_time_us = sqlite3_column_int64(s.get(), 4);
+    g.last_time_us = sqlite3_column_int64(s.get(), 5);
+    g.prev_hash = columnText(s.get(), 6);
+    g.hash = columnText(s.get(), 7);
+    g.records = columnText(s.get(), 8);
+    out.push_back(std::move(g));
+  }
+  if (rc != SQLITE_DONE) return error("cannot read records");
+  return out;
+}
+
+std::pair<int64_t, int64_t> SqliteSink::fillBody(std::span<const StoredRecord> records) {
+  size_t size = 0;
+  int64_t lo = records.front().time_us;
+  int64_t hi = lo;
+  for (const StoredRecord& r : records) {
+    size += r.hash.size() + r.record.size() + 2;
+    lo = std::min(lo, r.time_us);
+    hi = std::max(hi, r.time_us);
+  }
+  body_.clear();
+  body_.reserve(size);
+  for (const StoredRecord& r : records) {
+    body_.append(r.hash).push_back(' ');
+    body_.append(r.record).push_back('\n');
+  }
+  return {lo, hi};
+}
+
+Status SqliteSink::insertKeys(int64_t segment, std::span<const StoredRecord> records) {
+  for (const std::string& key : segmentKeys(records)) {
+    sqlite3_reset(insert_key_);
+    Stmt::bindText(insert_key_, 1, key);
+    sqlite3_bind_int64(insert_key_, 2, segment);
+    if (sqlite3_step(insert_key_) != SQLITE_DONE) {
+      sqlite3_reset(insert_key_);
+      return error("cannot store the segment keys");
+    }
+  }
+  sqlite3_reset(insert_key_);
+  return {};
+}
+
+Status SqliteSink::insertSegment(std::span<const StoredRecord> records) {
+  const auto [lo, hi] = fillBody(records);
+  const StoredRecord& first = records.front();
+  sqlite3_stmt* s = insert_;
+  sqlite3_reset(s);
+  auto text = [&](int i, const std::string& v) {
+    sqlite3_bind_text(s, i, v.data(), static_cast<int>(v.size()), SQLITE_STATIC);
+  };
+  text(1, first.gateway_id);
+  sqlite3_bind_int64(s, 2, static_cast<int64_t>(first.seq));
+  sqlite3_bind_int64(s, 3, static_cast<int64_t>(records.back().seq));
+  sqlite3_bind_int64(s, 4, lo);
+  sqlite3_bind_int64(s, 5, hi);
+  text(6, first.prev);
+  text(7, records.back().hash);
+  text(8, body_);
+  const int rc = sqlite3_step(s);
+  sqlite3_reset(s);
+  sqlite3_clear_bindings(s);
+  if (rc != SQLITE_DONE) {
+    return error(fmt::format("cannot store records {}..{}", first.seq, records.back().seq));
+  }
+  return insertKeys(sqlite3_last_insert_rowid(db_), records);
+}
+
+/// Deletes records up to `through`: whole segments, and the older part of
+/// the one that straddles it, which is rewritten in place (same id, so the
+/// order of positions stays the order of writing) with its links, times
+/// and keys.
 Status SqliteSink::prune(const std::string& gateway_id, uint64_t through) {
-  Stmt h(db_, "SELECT hash FROM audit_events WHERE gateway_id = ? AND seq = ?");
-  if (!h.ok()) return error("cannot prune");
-  h.text(1, gateway_id);
-  h.i64(2, static_cast<int64_t>(through));
-  if (sqlite3_step(h.get()) != SQLITE_ROW) return {};  // already gone (joined later)
-  const std::string hash = columnText(h.get(), 0);
-  Stmt del(db_, "DELETE FROM audit_events WHERE gateway_id = ? AND seq <= ?");
+  auto straddling =
+      segments("gateway_id = ?1 AND first_seq <= ?2 AND last_seq > ?2", [&](sqlite3_stmt* s) {
+        Stmt::bindText(s, 1, gateway_id);
+        sqlite3_bind_int64(s, 2, static_cast<int64_t>(through));
+      });
+  if (!straddling) return straddling.takeError();
+  std::optional<std::string> hash;
+  std::vector<StoredRecord> kept;
+  if (!straddling->empty()) {
+    for (StoredRecord& r : straddling->front().expand()) {
+      if (r.seq == through) hash = r.hash;
+      if (r.seq > through) kept.push_back(std::move(r));
+    }
+  } else {
+    Stmt h(db_, "SELECT hash FROM audit_segments WHERE gateway_id = ? AND last_seq = ?");
+    if (!h.ok()) return error("cannot prune");
+    h.text(1, gateway_id);
+    h.i64(2, static_cast<int64_t>(through));
+    if (sqlite3_step(h.get()) == SQLITE_ROW) hash = columnText(h.get(), 0);
+  }
+  if (!hash) return {};  // already gone (this sink joined later)
+  Stmt keys(db_,
+            "DELETE FROM audit_keys WHERE segment IN (SELECT id FROM audit_segments WHERE "
+            "gateway_id = ?1 AND last_seq <= ?2)");
+  Stmt del(db_, "DELETE FROM audit_segments WHERE gateway_id = ?1 AND last_seq <= ?2");
   Stmt up(db_,
           "INSERT INTO audit_anchor(gateway_id, seq, hash, time_us) VALUES (?,?,?,?) "
           "ON CONFLICT(gateway_id) DO UPDATE SET seq = excluded.seq, hash = excluded.hash, "
           "time_us = excluded.time_us");
-  if (!del.ok() || !up.ok()) return error("cannot prune");
-  del.text(1, gateway_id);
-  del.i64(2, static_cast<int64_t>(through));
+  if (!keys.ok() || !del.ok() || !up.ok()) return error("cannot prune");
+  for (Stmt* st : {&keys, &del}) {
+    st->text(1, gateway_id);
+    st->i64(2, static_cast<int64_t>(through));
+    if (sqlite3_step(st->get()) != SQLITE_DONE) return error("cannot prune");
+  }
+  if (!kept.empty()) {
+    const int64_t id = straddling->front().id;
+    const auto [lo, hi] = fillBody(kept);
+    Stmt trim(db_,
+              "UPDATE audit_segments SET first_seq = ?, first_time_us = ?, last_time_us = ?, "
+              "prev_hash = ?, records = ? WHERE id = ?");
+    Stmt unkey(db_, "DELETE FROM audit_keys WHERE segment = ?");
+    if (!trim.ok() || !unkey.ok()) return error("cannot prune");
+    trim.i64(1, static_cast<int64_t>(kept.front().seq));
+    trim.i64(2, lo);
+    trim.i64(3, hi);
+    trim.text(4, kept.front().prev);
+    trim.text(5, body_);
+    trim.i64(6, id);
+    unkey.i64(1, id);
+    if (sqlite3_step(trim.get()) != SQLITE_DONE || sqlite3_step(unkey.get()) != SQLITE_DONE) {
+      return error("cannot prune");
+    }
+    if (auto st = insertKeys(id, kept); !st) return st;
+  }
   up.text(1, gateway_id);
   up.i64(2, static_cast<int64_t>(through));
-  up.text(3, hash);
+  up.text(3, *hash);
   up.i64(4, nowUs().time_since_epoch().count());
-  if (sqlite3_step(del.get()) != SQLITE_DONE || sqlite3_step(up.get()) != SQLITE_DONE) {
-    return error("cannot prune");
-  }
+  if (sqlite3_step(up.get()) != SQLITE_DONE) return error("cannot prune");
   return {};
 }
 
@@ -232,33 +498,14 @@ Status SqliteSink::write(std::span<const StoredRecord> batch) {
       if (sqlite3_step(a.get()) != SQLITE_DONE) return rollback(error("cannot store the anchor"));
     }
   }
+  // Retention anchors delete older records in this transaction; they are
+  // always older than the batch.
   for (const StoredRecord& r : batch) {
-    sqlite3_stmt* s = insert_;
-    sqlite3_reset(s);
-    auto text = [&](int i, const std::string& v) {
-      sqlite3_bind_text(s, i, v.data(), static_cast<int>(v.size()), SQLITE_STATIC);
-    };
-    text(1, r.gateway_id);
-    sqlite3_bind_int64(s, 2, static_cast<int64_t>(r.seq));
-    sqlite3_bind_int64(s, 3, r.time_us);
-    text(4, r.type);
-    sqlite3_bind_int64(s, 5, static_cast<int64_t>(r.session_id));
-    text(6, r.subject);
-    text(7, r.decision);
-    text(8, r.record);
-    text(9, r.prev);
-    text(10, r.hash);
-    if (sqlite3_step(s) != SQLITE_DONE) {
-      Error e = error(fmt::format("cannot store record {}", r.seq));
-      sqlite3_reset(s);
-      return rollback(std::move(e));
-    }
     if (r.prune_through > 0) {
       if (auto st = prune(r.gateway_id, r.prune_through); !st) return rollback(st.takeError());
     }
   }
-  sqlite3_reset(insert_);
-  sqlite3_clear_bindings(insert_);
+  if (auto st = insertSegment(batch); !st) return rollback(st.takeError());
   if (sqlite3_exec(db_, "COMMIT", nullptr, nullptr, nullptr) != SQLITE_OK) {
     return rollback(error("cannot commit"));
   }
@@ -267,44 +514,62 @@ Status SqliteSink::write(std::span<const StoredRecord> batch) {
 
 Result<std::vector<StoredRecord>> SqliteSink::readAfter(const std::string& gateway_id, uint64_t seq,
                                                         size_t limit) {
-  const std::string sql = fmt::format(
-      "SELECT {} FROM audit_events WHERE gateway_id = ? AND seq > ? ORDER BY seq LIMIT ?",
-      kColumns);
-  Stmt s(db_, sql.c_str());
-  if (!s.ok()) return error("cannot read records");
-  s.text(1, gateway_id);
-  s.i64(2, static_cast<int64_t>(seq));
-  s.i64(3, static_cast<int64_t>(limit));
   std::vector<StoredRecord> out;
-  int rc;
-  while ((rc = sqlite3_step(s.get())) == SQLITE_ROW) out.push_back(readRow(s.get()));
-  if (rc != SQLITE_DONE) return error("cannot read records");
+  uint64_t at = seq;
+  while (out.size() < limit) {
+    // The segment holding record at + 1, then the ones after it.
+    auto segs = segments(
+        "gateway_id = ?1 AND last_seq > ?2 ORDER BY first_seq",
+        [&](sqlite3_stmt* s) {
+          Stmt::bindText(s, 1, gateway_id);
+          sqlite3_bind_int64(s, 2, static_cast<int64_t>(at));
+        },
+        16);
+    if (!segs) return segs.takeError();
+    if (segs->empty()) break;
+    for (const Segment& g : *segs) {
+      for (StoredRecord& r : g.expand()) {
+        if (r.seq <= at) continue;
+        if (out.size() == limit) return out;
+        at = r.seq;
+        out.push_back(std::move(r));
+      }
+      at = std::max(at, g.last_seq);
+    }
+  }
   return out;
 }
 
 Result<std::optional<ChainAnchor>> SqliteSink::pruneCandidate(const std::string& gateway_id,
                                                               int64_t cutoff_us,
                                                               uint64_t max_records) {
-  Stmt first(db_, "SELECT MIN(seq) FROM audit_events WHERE gateway_id = ?");
-  Stmt young(db_, "SELECT MIN(seq) FROM audit_events WHERE gateway_id = ? AND time_us >= ?");
-  Stmt last(db_, "SELECT MAX(seq) FROM audit_events WHERE gateway_id = ?");
-  if (!first.ok() || !young.ok() || !last.ok()) return error("cannot plan retention");
-  first.text(1, gateway_id);
-  young.text(1, gateway_id);
-  young.i64(2, cutoff_us);
-  last.text(1, gateway_id);
-  if (sqlite3_step(first.get()) != SQLITE_ROW || sqlite3_step(young.get()) != SQLITE_ROW ||
-      sqlite3_step(last.get()) != SQLITE_ROW) {
-    return error("cannot plan retention");
-  }
-  if (sqlite3_column_type(first.get(), 0) == SQLITE_NULL) return std::optional<ChainAnchor>();
-  const auto lo = static_cast<uint64_t>(sqlite3_column_int64(first.get(), 0));
+  Stmt range(db_, "SELECT MIN(first_seq), MAX(last_seq) FROM audit_segments WHERE gateway_id = ?");
+  if (!range.ok()) return error("cannot plan retention");
+  range.text(1, gateway_id);
+  if (sqlite3_step(range.get()) != SQLITE_ROW) return error("cannot plan retention");
+  if (sqlite3_column_type(range.get(), 0) == SQLITE_NULL) return std::optional<ChainAnchor>();
+  const auto lo = static_cast<uint64_t>(sqlite3_column_int64(range.get(), 0));
   // Never prune the newest record: the chain head must stay readable.
-  uint64_t k = static_cast<uint64_t>(sqlite3_column_int64(last.get(), 0)) - 1;
-  if (sqlite3_column_type(young.get(), 0) != SQLITE_NULL) {
-    k = std::min(k, static_cast<uint64_t>(sqlite3_column_int64(young.get(), 0)) - 1);
-  }
+  uint64_t k = static_cast<uint64_t>(sqlite3_column_int64(range.get(), 1)) - 1;
   k = std::min(k, lo - 1 + max_records);
+  // Segments entirely older than the cutoff go whole; in the first one that
+  // is not, records before its first young one do.
+  auto young = segments(
+      "gateway_id = ?1 AND last_time_us >= ?2 ORDER BY first_seq",
+      [&](sqlite3_stmt* s) {
+        Stmt::bindText(s, 1, gateway_id);
+        sqlite3_bind_int64(s, 2, cutoff_us);
+      },
+      1);
+  if (!young) return young.takeError();
+  if (!young->empty()) {
+    for (const StoredRecord& r : young->front().expand()) {
+      if (r.time_us >= cutoff_us) {
+        k = std::min(k, r.seq - 1);
+        break;
+      }
+    }
+  }
   if (k < lo) return std::optional<ChainAnchor>();
   auto rows = readAfter(gateway_id, k - 1, 1);
   if (!rows) return rows.takeError();
@@ -314,7 +579,7 @@ Result<std::optional<ChainAnchor>> SqliteSink::pruneCandidate(const std::string&
 
 Result<std::vector<std::string>> SqliteSink::gateways() {
   Stmt s(db_,
-         "SELECT gateway_id FROM audit_events UNION SELECT gateway_id FROM audit_anchor "
+         "SELECT gateway_id FROM audit_segments UNION SELECT gateway_id FROM audit_anchor "
          "ORDER BY 1");
   if (!s.ok()) return error("cannot list gateways");
   std::vector<std::string> out;
@@ -328,53 +593,129 @@ Result<VerifyResult> SqliteSink::verify(const std::string& gateway_id, const Sig
   auto a = anchor(gateway_id);
   if (!a) return a.takeError();
   ChainVerifier verifier(gateway_id, a->value_or(ChainAnchor{}), key);
-  // Ordered by the stored seq column; the verifier checks it against each
-  // record, so a swapped seq shows up as a broken link, not a silent re-sort.
-  const std::string sql =
-      fmt::format("SELECT {} FROM audit_events WHERE gateway_id = ? ORDER BY seq", kColumns);
-  Stmt s(db_, sql.c_str());
-  if (!s.ok()) return error("cannot read records");
-  s.text(1, gateway_id);
-  int rc;
-  while ((rc = sqlite3_step(s.get())) == SQLITE_ROW) {
-    if (!verifier.add(readRow(s.get()))) break;
+  Stmt keys(db_, "SELECT key FROM audit_keys WHERE segment = ? ORDER BY key");
+  if (!keys.ok()) return error("cannot read records");
+  // Segments in the order of their stored first_seq; the verifier checks
+  // each record's own seq against its place, so an edited first_seq shows
+  // up as a broken link, not a silent re-sort.
+  int64_t after = std::numeric_limits<int64_t>::min();
+  while (verifier.ok()) {
+    auto segs = segments(
+        "gateway_id = ?1 AND first_seq > ?2 ORDER BY first_seq",
+        [&](sqlite3_stmt* s) {
+          Stmt::bindText(s, 1, gateway_id);
+          sqlite3_bind_int64(s, 2, after);
+        },
+        64);
+    if (!segs) return segs.takeError();
+    if (segs->empty()) break;
+    for (const Segment& g : *segs) {
+      after = static_cast<int64_t>(g.first_seq);
+      const std::vector<StoredRecord> records = g.expand();
+      for (const StoredRecord& r : records) {
+        if (!verifier.add(r)) break;
+      }
+      if (!verifier.ok()) break;
+      // The records are intact; the columns that summarize them must agree.
+      auto summary = [&](const std::string& what) {
+        return verifier.reject(
+            g.first_seq, fmt::format("the segment of records {}..{} says {} but its records differ "
+                                     "(the segment row was edited)",
+                                     g.first_seq, g.last_seq, what));
+      };
+      if (records.empty()) {
+        summary("nothing");
+        break;
+      }
+      int64_t lo = records.front().time_us;
+      int64_t hi = lo;
+      for (const StoredRecord& r : records) {
+        lo = std::min(lo, r.time_us);
+        hi = std::max(hi, r.time_us);
+      }
+      keys.i64(1, g.id);
+      std::vector<std::string> stored;
+      while (sqlite3_step(keys.get()) == SQLITE_ROW) stored.push_back(columnText(keys.get(), 0));
+      sqlite3_reset(keys.get());
+      if (records.back().seq < g.last_seq) {
+        verifier.reject(
+            records.back().seq + 1,
+            fmt::format("record {} is missing (the segment of records {}..{} ends "
+                        "after {})",
+                        records.back().seq + 1, g.first_seq, g.last_seq, records.back().seq));
+      } else if (records.back().seq > g.last_seq) {
+        summary(fmt::format("last_seq {}", g.last_seq));
+      } else if (records.back().hash != g.hash) {
+        summary("another hash");
+      } else if (lo != g.first_time_us || hi != g.last_time_us) {
+        summary("other times");
+      } else if (stored != segmentKeys(records)) {
+        summary("other sessions, subjects or decisions in audit_keys");
+      }
+      if (!verifier.ok()) break;
+    }
   }
-  if (rc != SQLITE_DONE && rc != SQLITE_ROW) return error("cannot read records");
   return verifier.finish();
 }
 
 Result<std::vector<StoredRecord>> SqliteSink::query(const Query& q) {
-  std::string where = "rowid > ?1";
+  // Candidate segments by their columns and keys; the records inside are
+  // then filtered exactly.
+  std::string where = "id >= ?1";
   if (!q.gateway_id.empty()) where += " AND gateway_id = ?2";
-  if (q.since_us) where += " AND time_us >= ?3";
-  if (q.until_us) where += " AND time_us < ?4";
-  if (!q.subject.empty()) where += " AND subject = ?5";
-  // The decision index is partial (only deny and review rows: allow is the
-  // bulk); SQLite uses it only when the value is in the query text, so the
-  // three known values are written in literally.
-  if (q.decision == "deny" || q.decision == "review" || q.decision == "allow") {
-    where += fmt::format(" AND decision = '{}'", q.decision);
-  } else if (!q.decision.empty()) {
-    where += " AND decision = ?6";
-  }
-  if (q.session_id) where += " AND session_id = ?7";
-  const std::string sql =
-      fmt::format("SELECT {} FROM audit_events WHERE {} ORDER BY rowid {} LIMIT ?8", kColumns,
-                  where, q.newest_first ? "DESC" : "ASC");
-  Stmt s(db_, sql.c_str());
-  if (!s.ok()) return error("cannot query records");
-  s.i64(1, static_cast<int64_t>(q.after_position));
-  s.text(2, q.gateway_id);
-  s.i64(3, q.since_us.value_or(0));
-  s.i64(4, q.until_us.value_or(0));
-  s.text(5, q.subject);
-  s.text(6, q.decision);
-  s.i64(7, static_cast<int64_t>(q.session_id.value_or(0)));
-  s.i64(8, q.limit == 0 ? -1 : static_cast<int64_t>(q.limit));
+  if (q.since_us) where += " AND last_time_us >= ?3";
+  if (q.until_us) where += " AND first_time_us < ?4";
+  auto in_keys = [](int param) {
+    return fmt::format(" AND id IN (SELECT segment FROM audit_keys WHERE key = ?{})", param);
+  };
+  if (!q.subject.empty()) where += in_keys(5);
+  if (q.decision == "deny" || q.decision == "review") where += in_keys(6);
+  if (q.session_id) where += in_keys(7);
+  where += q.newest_first ? " ORDER BY id DESC" : " ORDER BY id";
+  auto bind = [&](sqlite3_stmt* s) {
+    sqlite3_bind_int64(s, 1, static_cast<int64_t>(q.after_position >> kLineBits));
+    Stmt::bindText(s, 2, q.gateway_id);
+    sqlite3_bind_int64(s, 3, q.since_us.value_or(0));
+    sqlite3_bind_int64(s, 4, q.until_us.value_or(0));
+    Stmt::bindText(s, 5, "subject:" + q.subject);
+    Stmt::bindText(s, 6, "decision:" + q.decision);
+    Stmt::bindText(s, 7, fmt::format("session:{}", q.session_id.value_or(0)));
+  };
+  auto matches = [&](const StoredRecord& r) {
+    return r.position > q.after_position &&
+           (q.gateway_id.empty() || r.gateway_id == q.gateway_id) &&
+           (!q.since_us || r.time_us >= *q.since_us) && (!q.until_us || r.time_us < *q.until_us) &&
+           (q.subject.empty() || r.subject == q.subject) &&
+           (q.decision.empty() || r.decision == q.decision) &&
+           (!q.session_id || r.session_id == *q.session_id);
+  };
+  // Segments are read a page at a time, so a limited query (tail) stops
+  // early; pages continue from the last id seen, not by offset, so segments
+  // written meanwhile neither repeat nor shift rows.
+  constexpr int64_t kPage = 64;
   std::vector<StoredRecord> out;
-  int rc;
-  while ((rc = sqlite3_step(s.get())) == SQLITE_ROW) out.push_back(readRow(s.get()));
-  if (rc != SQLITE_DONE) return error("cannot query records");
+  const std::string paged = where + " LIMIT ?8";
+  int64_t bound = q.newest_first ? std::numeric_limits<int64_t>::max() : -1;
+  for (;;) {
+    auto segs = segments(fmt::format("id {} ?9 AND {}", q.newest_first ? "<" : ">", paged),
+                         [&](sqlite3_stmt* s) {
+                           bind(s);
+                           sqlite3_bind_int64(s, 8, kPage);
+                           sqlite3_bind_int64(s, 9, bound);
+                         });
+    if (!segs) return segs.takeError();
+    for (const Segment& g : *segs) {
+      bound = g.id;
+      std::vector<StoredRecord> records = g.expand();
+      if (q.newest_first) std::reverse(records.begin(), records.end());
+      for (StoredRecord& r : records) {
+        if (!matches(r)) continue;
+        out.push_back(std::move(r));
+        if (q.limit != 0 && out.size() == q.limit) return out;
+      }
+    }
+    if (static_cast<int64_t>(segs->size()) < kPage) break;
+  }
   return out;
 }
 

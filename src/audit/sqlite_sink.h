@@ -3,20 +3,30 @@
 /// one transaction per batch with synchronous=FULL, so a batch the writer
 /// counts as written survives a crash of the process or of the machine.
 ///
-/// Schema (version 1):
-///   audit_events(gateway_id, seq, time_us, type, session_id, subject,
-///                decision, record, prev_hash, hash)  UNIQUE(gateway_id, seq)
-///     indexed on time_us, session_id, subject, and decision (a partial
-///     index of the deny and review rows: allow is the bulk and the rows
-///     worth finding are the others)
+/// Schema (version 2): each batch is one segment row holding its records,
+/// so storing a record costs a copy into the segment, not a row and five
+/// index entries of its own (docs/audit.md, "The SQLite file").
+///   audit_segments(id, gateway_id, first_seq, last_seq, first_time_us,
+///                  last_time_us, prev_hash, hash, records)
+///     UNIQUE(gateway_id, first_seq), indexed on last_time_us; `records` is
+///     one line per record, `<hash> <canonical JSON>`; prev_hash links the
+///     first record, hash is the last one's; the times are the least and
+///     greatest time_us inside.
+///   audit_keys(key, segment)  what a segment holds, for queries:
+///     "session:<id>", "subject:<id>" and "decision:<deny|review>"
 ///   audit_anchor(gateway_id PRIMARY KEY, seq, hash, time_us)
-/// `record` is the canonical JSON; every other column except the hashes is
-/// a copy of one of its fields, checked by `verify`.
+/// `verify` checks every segment column and key against the records.
+/// A version 1 file (one row per record) is converted when the gateway
+/// opens it for writing.
 
 #include <sqlite3.h>
 
+#include <functional>
 #include <memory>
+#include <span>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "audit/sink.h"
 #include "audit/store.h"
@@ -50,16 +60,31 @@ class SqliteSink final : public Sink, public Store {
   /// The anchor of a gateway (nullopt: its chain starts at record 1).
   Result<std::optional<ChainAnchor>> anchor(const std::string& gateway_id);
 
+  /// Records per segment the v1 conversion packs (and the most a segment
+  /// can hold is 2^20 - 1: positions are segment id << 20 | line).
+  static constexpr size_t kConvertChunk = 4096;
+
  private:
+  struct Segment;
   SqliteSink(std::string path, sqlite3* db);
   Status exec(const char* sql);
   Status prune(const std::string& gateway_id, uint64_t through);
+  Status insertSegment(std::span<const StoredRecord> records);
+  /// Builds body_ from `records`; returns their least and greatest time.
+  std::pair<int64_t, int64_t> fillBody(std::span<const StoredRecord> records);
+  Status insertKeys(int64_t segment, std::span<const StoredRecord> records);
+  Status convertV1();
+  Result<std::vector<Segment>> segments(const std::string& where_sql,
+                                        const std::function<void(sqlite3_stmt*)>& bind,
+                                        size_t max_segments = 0);
   Error error(const std::string& what) const;
 
   std::string path_;
   std::string describe_;
   sqlite3* db_;
   sqlite3_stmt* insert_ = nullptr;
+  sqlite3_stmt* insert_key_ = nullptr;
+  std::string body_;  ///< the segment being written (reused)
 };
 
 }  // namespace pgw::audit

@@ -36,11 +36,21 @@ def audit_config(workdir_hint: str = "", **extra) -> dict:
     return cfg
 
 
-def events(gw, **where) -> list[dict]:
-    db = gw.workdir / "audit.db"
+def sqlite_records(db) -> list[tuple[int, str, str]]:
+    """(seq, hash, canonical JSON) of every record in a SQLite sink file:
+    each segment row holds its records as "<hash> <json>" lines."""
     with sqlite3.connect(f"file:{db}?mode=ro", uri=True) as c:
-        rows = c.execute("SELECT record FROM audit_events ORDER BY seq").fetchall()
-    out = [json.loads(r[0]) for r in rows]
+        segments = c.execute("SELECT first_seq, records FROM audit_segments "
+                             "ORDER BY gateway_id, first_seq").fetchall()
+    out = []
+    for first, records in segments:
+        for i, line in enumerate(records.splitlines()):
+            out.append((first + i, line[:64], line[65:]))
+    return out
+
+
+def events(gw, **where) -> list[dict]:
+    out = [json.loads(record) for _, _, record in sqlite_records(gw.workdir / "audit.db")]
     return [e for e in out if all(e.get(k) == v for k, v in where.items())]
 
 
@@ -154,11 +164,11 @@ def test_the_cli_verifies_and_an_edited_row_breaks_the_chain(gw, module_gateway,
     forged = gw.workdir / "forged.db"
     with sqlite3.connect(db) as src, sqlite3.connect(forged) as dst:
         src.backup(dst)
+    seq, _, record = next(r for r in sqlite_records(forged) if '"decision":"deny"' in r[2])
     with sqlite3.connect(forged) as c:
-        seq, record = c.execute("SELECT seq, record FROM audit_events WHERE decision = 'deny' "
-                                "ORDER BY seq LIMIT 1").fetchone()
-        c.execute("UPDATE audit_events SET record = ? WHERE seq = ?",
-                  (record.replace('"decision":"deny"', '"decision":"allow"'), seq))
+        c.execute("UPDATE audit_segments SET records = replace(records, ?, ?) "
+                  "WHERE first_seq <= ? AND last_seq >= ?",
+                  (record, record.replace('"decision":"deny"', '"decision":"allow"'), seq, seq))
     bad = cli("verify", "--db", str(forged), check=False)
     assert bad.returncode == 1
     assert str(seq) in bad.stdout + bad.stderr
@@ -365,8 +375,7 @@ def test_kill_9_with_synchronous_loses_no_answered_statement(module_gateway, tab
 
 
 def sqlite_hashes(gw) -> list[str]:
-    with sqlite3.connect(f"file:{gw.workdir / 'audit.db'}?mode=ro", uri=True) as c:
-        return [r[0] for r in c.execute("SELECT hash FROM audit_events ORDER BY seq")]
+    return [h for _, h, _ in sqlite_records(gw.workdir / "audit.db")]
 
 
 def chattr(flag: str, path) -> None:

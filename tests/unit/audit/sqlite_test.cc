@@ -10,6 +10,7 @@
 
 #include <cstdio>
 #include <filesystem>
+#include <functional>
 #include <thread>
 
 #include "audit/store.h"
@@ -27,6 +28,52 @@ void sql(const std::string& db, const std::string& text) {
   const int rc = sqlite3_exec(h, text.c_str(), nullptr, nullptr, &err);
   EXPECT_EQ(rc, SQLITE_OK) << text << ": " << (err ? err : "");
   sqlite3_free(err);
+  sqlite3_close(h);
+}
+
+std::string replaceFirst(std::string s, std::string_view what, std::string_view with) {
+  const size_t at = s.find(what);
+  EXPECT_NE(at, std::string::npos) << what;
+  if (at != std::string::npos) s.replace(at, what.size(), with);
+  return s;
+}
+
+/// Edits the stored lines ("<hash> <json>") of the segment holding record
+/// `seq`, as someone changing the file behind pgwarden's back would; `edit`
+/// gets the lines and the index of that record's line.
+void editLines(const std::string& db, uint64_t seq,
+               const std::function<void(std::vector<std::string>&, size_t)>& edit) {
+  sqlite3* h = nullptr;
+  ASSERT_EQ(sqlite3_open(db.c_str(), &h), SQLITE_OK);
+  sqlite3_stmt* s = nullptr;
+  ASSERT_EQ(sqlite3_prepare_v2(h,
+                               "SELECT id, first_seq, records FROM audit_segments "
+                               "WHERE first_seq <= ?1 AND last_seq >= ?1",
+                               -1, &s, nullptr),
+            SQLITE_OK);
+  sqlite3_bind_int64(s, 1, static_cast<int64_t>(seq));
+  ASSERT_EQ(sqlite3_step(s), SQLITE_ROW) << "no segment holds record " << seq;
+  const int64_t id = sqlite3_column_int64(s, 0);
+  const auto first = static_cast<uint64_t>(sqlite3_column_int64(s, 1));
+  std::string records(reinterpret_cast<const char*>(sqlite3_column_text(s, 2)),
+                      static_cast<size_t>(sqlite3_column_bytes(s, 2)));
+  sqlite3_finalize(s);
+  std::vector<std::string> lines;
+  for (size_t at = 0; at < records.size();) {
+    const size_t nl = records.find('\n', at);
+    lines.push_back(records.substr(at, nl - at));
+    at = nl + 1;
+  }
+  edit(lines, static_cast<size_t>(seq - first));
+  std::string joined;
+  for (const std::string& l : lines) joined += l + "\n";
+  ASSERT_EQ(
+      sqlite3_prepare_v2(h, "UPDATE audit_segments SET records = ? WHERE id = ?", -1, &s, nullptr),
+      SQLITE_OK);
+  sqlite3_bind_text(s, 1, joined.data(), static_cast<int>(joined.size()), SQLITE_TRANSIENT);
+  sqlite3_bind_int64(s, 2, id);
+  EXPECT_EQ(sqlite3_step(s), SQLITE_DONE);
+  sqlite3_finalize(s);
   sqlite3_close(h);
 }
 
@@ -81,66 +128,140 @@ TEST_F(SqliteAudit, WrittenRecordsVerifyAndAreQueryable) {
   EXPECT_EQ((*store)->query(q)->size(), 2u);  // i = 0 and 6
 }
 
-TEST_F(SqliteAudit, EditingAnyColumnOfAnyRowBreaksVerifyAtThatRow) {
+TEST_F(SqliteAudit, EditingAnyRecordBreaksVerifyAtThatRecord) {
   write(6);
   const std::string pristine = dir_.file("pristine.db");
   std::filesystem::copy_file(db_, pristine);
-  const std::pair<std::string, std::string> edits[] = {
-      {"gateway_id", "'other-gw'"},
-      {"seq", "seq + 100"},
-      {"time_us", "time_us + 1"},
-      {"type", "'connect'"},
-      {"session_id", "session_id + 1"},
-      {"subject", "'mallory'"},
-      {"decision", "CASE decision WHEN 'deny' THEN 'allow' ELSE 'deny' END"},
-      {"record", "replace(record, '\"rows\":', '\"rows\":1')"},
-      {"prev_hash", "'" + std::string(64, 'f') + "'"},
-      {"hash", "'" + std::string(64, 'e') + "'"},
+  using Edit = std::function<void(std::vector<std::string>&, size_t)>;
+  const std::pair<std::string, Edit> edits[] = {
+      {"content", [](auto& l, size_t i) { l[i] = replaceFirst(l[i], "\"rows\":", "\"rows\":1"); }},
+      {"seq", [](auto& l, size_t i) { l[i] = replaceFirst(l[i], "\"seq\":", "\"seq\":10"); }},
+      {"hash", [](auto& l, size_t i) { l[i].replace(0, 64, std::string(64, 'e')); }},
+      {"deleted", [](auto& l, size_t i) { l.erase(l.begin() + static_cast<ptrdiff_t>(i)); }},
+      {"duplicated",
+       [](auto& l, size_t i) { l.insert(l.begin() + static_cast<ptrdiff_t>(i), l[i]); }},
   };
-  for (const auto& [column, value] : edits) {
-    for (int seq : {1, 3, 6}) {
-      const std::string db = dir_.file(fmt::format("edit-{}-{}.db", column, seq));
+  for (const auto& [what, edit] : edits) {
+    for (uint64_t seq : {1, 3, 6}) {
+      const std::string db = dir_.file(fmt::format("edit-{}-{}.db", what, seq));
       std::filesystem::copy_file(pristine, db);
-      sql(db, fmt::format("UPDATE audit_events SET {} = {} WHERE seq = {}", column, value, seq));
+      editLines(db, seq, edit);
       auto r = verifyDb(db);
-      EXPECT_FALSE(r.ok) << column << " of " << seq;
-      // An edited hash is seen at the next row when it is still intact
-      // (its prev no longer matches) — unless it is the last row, whose
-      // own hash is recomputed. Either way the report names this row.
-      EXPECT_EQ(r.broken_seq, static_cast<uint64_t>(seq)) << column << ": " << r.problem;
+      EXPECT_FALSE(r.ok) << what << " of " << seq;
+      // An edited hash is seen at the next record when it is still intact
+      // (its prev no longer matches), or by the segment's own hash when it
+      // is the last. Either way the report names this record.
+      // A duplicated line is a record too many after the original.
+      EXPECT_EQ(r.broken_seq, what == "duplicated" ? seq + 1 : seq) << what << ": " << r.problem;
     }
+  }
+  // Two records swapped: the first of them is out of place.
+  const std::string swapped = dir_.file("swapped.db");
+  std::filesystem::copy_file(pristine, swapped);
+  editLines(swapped, 3, [](auto& l, size_t i) { std::swap(l[i], l[i + 1]); });
+  auto r = verifyDb(swapped);
+  EXPECT_FALSE(r.ok);
+  EXPECT_EQ(r.broken_seq, 3u) << r.problem;
+}
+
+TEST_F(SqliteAudit, EditingASegmentColumnOrKeyBreaksVerify) {
+  write(6);
+  write(6, 6);  // a second segment, records 7..12
+  const std::string pristine = dir_.file("pristine.db");
+  std::filesystem::copy_file(db_, pristine);
+  const std::string edits[] = {
+      "UPDATE audit_segments SET gateway_id = 'other-gw' WHERE first_seq = 7",
+      "UPDATE audit_segments SET first_seq = first_seq + 1 WHERE first_seq = 7",
+      "UPDATE audit_segments SET last_seq = last_seq + 1 WHERE first_seq = 7",
+      "UPDATE audit_segments SET first_time_us = first_time_us + 1 WHERE first_seq = 7",
+      "UPDATE audit_segments SET last_time_us = last_time_us - 1 WHERE first_seq = 7",
+      "UPDATE audit_segments SET prev_hash = '" + std::string(64, 'f') + "' WHERE first_seq = 7",
+      "UPDATE audit_segments SET hash = '" + std::string(64, 'e') + "' WHERE first_seq = 7",
+      // Hiding a segment from `tail --subject` or `--decision deny`.
+      "DELETE FROM audit_keys WHERE key = 'subject:alice' AND segment = "
+      "(SELECT id FROM audit_segments WHERE first_seq = 7)",
+      "DELETE FROM audit_keys WHERE key = 'decision:deny' AND segment = "
+      "(SELECT id FROM audit_segments WHERE first_seq = 7)",
+      "INSERT INTO audit_keys SELECT 'subject:mallory', id FROM audit_segments WHERE first_seq = 7",
+  };
+  for (size_t i = 0; i < std::size(edits); ++i) {
+    const std::string db = dir_.file(fmt::format("column-{}.db", i));
+    std::filesystem::copy_file(pristine, db);
+    sql(db, edits[i]);
+    auto r = verifyDb(db);
+    EXPECT_FALSE(r.ok) << edits[i];
+    EXPECT_GE(r.broken_seq, 7u) << edits[i] << ": " << r.problem;
+    EXPECT_LE(r.broken_seq, 13u) << edits[i] << ": " << r.problem;
   }
 }
 
-TEST_F(SqliteAudit, DeletedAndReorderedRowsAreFound) {
-  write(8);
+TEST_F(SqliteAudit, DeletedSegmentsAndAForgedAnchorAreFound) {
+  write(4);
+  write(4, 4);
+  write(4, 8);
   const std::string deleted = dir_.file("deleted.db");
   std::filesystem::copy_file(db_, deleted);
-  sql(deleted, "DELETE FROM audit_events WHERE seq = 4");
+  sql(deleted, "DELETE FROM audit_segments WHERE first_seq = 5");
   auto r = verifyDb(deleted);
   EXPECT_FALSE(r.ok);
-  EXPECT_EQ(r.broken_seq, 4u);
-  EXPECT_NE(r.problem.find("missing"), std::string::npos);
-
-  const std::string swapped = dir_.file("swapped.db");
-  std::filesystem::copy_file(db_, swapped);
-  sql(swapped,
-      "UPDATE audit_events SET seq = -1 WHERE seq = 5;"
-      "UPDATE audit_events SET seq = 5 WHERE seq = 6;"
-      "UPDATE audit_events SET seq = 6 WHERE seq = -1;");
-  r = verifyDb(swapped);
-  EXPECT_FALSE(r.ok);
   EXPECT_EQ(r.broken_seq, 5u);
+  EXPECT_NE(r.problem.find("missing"), std::string::npos) << r.problem;
 
-  // Deleting the oldest rows and inventing an anchor does not pass either.
+  // Deleting the oldest records and inventing an anchor does not pass either.
   const std::string anchored = dir_.file("anchored.db");
   std::filesystem::copy_file(db_, anchored);
   sql(anchored,
-      "INSERT INTO audit_anchor SELECT gateway_id, seq, hash, 0 FROM audit_events WHERE seq = 3;"
-      "DELETE FROM audit_events WHERE seq <= 3;");
+      "INSERT INTO audit_anchor SELECT gateway_id, last_seq, hash, 0 FROM audit_segments "
+      "WHERE first_seq = 1;"
+      "DELETE FROM audit_segments WHERE first_seq = 1;");
   r = verifyDb(anchored);
   EXPECT_FALSE(r.ok);
   EXPECT_NE(r.problem.find("not attested"), std::string::npos) << r.problem;
+}
+
+TEST_F(SqliteAudit, AVersion1FileIsConvertedWhenTheGatewayOpensIt) {
+  // Schema 1: one row per record.
+  std::filesystem::create_directories(std::filesystem::path(db_).parent_path());
+  sql(db_,
+      "CREATE TABLE audit_meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);"
+      "INSERT INTO audit_meta VALUES ('schema_version', '1');"
+      "CREATE TABLE audit_events(gateway_id TEXT NOT NULL, seq INTEGER NOT NULL, time_us INTEGER "
+      "NOT NULL, type TEXT NOT NULL, session_id INTEGER NOT NULL, subject TEXT NOT NULL, decision "
+      "TEXT NOT NULL, record TEXT NOT NULL, prev_hash TEXT NOT NULL, hash TEXT NOT NULL, "
+      "UNIQUE(gateway_id, seq));"
+      "CREATE TABLE audit_anchor(gateway_id TEXT PRIMARY KEY, seq INTEGER NOT NULL, hash TEXT "
+      "NOT NULL, time_us INTEGER NOT NULL);");
+  std::string prev = kGenesisHash;
+  std::string rows;
+  for (int i = 0; i < 5; ++i) {
+    AuditEvent e = testing::statement(i);
+    e.gateway_id = "gw-test";
+    const StoredRecord r = sealRecord(e, static_cast<uint64_t>(i + 1), prev);
+    prev = r.hash;
+    std::string quoted = r.record;
+    for (size_t at = 0; (at = quoted.find('\'', at)) != std::string::npos; at += 2) {
+      quoted.insert(at, 1, '\'');
+    }
+    rows += fmt::format(
+        "INSERT INTO audit_events VALUES ('gw-test', {}, {}, '{}', {}, '{}', '{}', '{}', '{}', "
+        "'{}');",
+        r.seq, r.time_us, r.type, r.session_id, r.subject, r.decision, quoted, r.prev, r.hash);
+  }
+  sql(db_, rows);
+  auto old = Store::openSqlite(db_);
+  ASSERT_FALSE(old.ok());
+  EXPECT_NE(old.error().message.find("older pgwarden"), std::string::npos) << old.error().message;
+
+  write(2, 5);  // the gateway converts the file, then continues the chain
+  auto r = verifyDb(db_);
+  EXPECT_TRUE(r.ok) << r.problem;
+  EXPECT_EQ(r.first_seq, 1u);
+  EXPECT_EQ(r.last_seq, 7u);
+  Query q;
+  q.subject = "alice";
+  auto alice = (*Store::openSqlite(db_))->query(q);
+  ASSERT_TRUE(alice.ok());
+  EXPECT_EQ(alice->size(), 4u);  // events 0, 2, 4 and 6
 }
 
 TEST_F(SqliteAudit, RestartContinuesTheChain) {
@@ -223,9 +344,9 @@ TEST_F(SqliteAudit, CheckpointsAreSignedEveryNRecords) {
   EXPECT_EQ(r.checkpoints_verified, 2u);
   EXPECT_EQ(r.after_last_checkpoint, 2u);
 
-  sql(db_,
-      "UPDATE audit_events SET record = replace(record, '\"signature\":\"', "
-      "'\"signature\":\"AAAA') WHERE type = 'checkpoint'");
+  editLines(db_, 5, [](auto& l, size_t i) {
+    l[i] = replaceFirst(l[i], "\"signature\":\"", "\"signature\":\"AAAA");
+  });
   r = verifyDb(db_, "gw-test", &*pub);
   EXPECT_FALSE(r.ok);
   EXPECT_EQ(r.broken_seq, 5u);
