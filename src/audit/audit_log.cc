@@ -165,9 +165,10 @@ AuditLog::~AuditLog() {
 }
 
 bool AuditLog::tryReserve() {
-  std::lock_guard lock(mu_);
-  if (stop_ || in_flight_ >= options_.queue) return false;
-  ++in_flight_;
+  size_t n = in_flight_.load(std::memory_order_relaxed);
+  do {
+    if (n >= options_.queue || stop_.load(std::memory_order_relaxed)) return false;
+  } while (!in_flight_.compare_exchange_weak(n, n + 1, std::memory_order_acq_rel));
   return true;
 }
 
@@ -180,12 +181,13 @@ void AuditLog::whenRoom(std::function<void()> callback) {
   wake_.notify_one();
 }
 
-AuditLog::Ticket AuditLog::submit(AuditEvent event) {
+AuditLog::Ticket AuditLog::submit(AuditEvent event, AuditEvent* spare) {
   bool wake = false;
   Ticket ticket = 0;
   {
     std::lock_guard lock(mu_);
     incoming_.push_back(std::move(event));
+    takeSpare(spare);
     incoming_user_.push_back(true);
     busy_ = true;
     ticket = ++submitted_;
@@ -195,13 +197,14 @@ AuditLog::Ticket AuditLog::submit(AuditEvent event) {
   return ticket;
 }
 
-AuditLog::Ticket AuditLog::submitUnreserved(AuditEvent event) {
+AuditLog::Ticket AuditLog::submitUnreserved(AuditEvent event, AuditEvent* spare) {
   bool wake = false;
   Ticket ticket = 0;
   {
     std::lock_guard lock(mu_);
     ++in_flight_;
     incoming_.push_back(std::move(event));
+    takeSpare(spare);
     incoming_user_.push_back(true);
     busy_ = true;
     ticket = ++submitted_;
@@ -209,6 +212,13 @@ AuditLog::Ticket AuditLog::submitUnreserved(AuditEvent event) {
   }
   if (wake) wake_.notify_one();
   return ticket;
+}
+
+void AuditLog::takeSpare(AuditEvent* spare) {
+  if (spare != nullptr && !spare_.empty()) {
+    *spare = std::move(spare_.back());
+    spare_.pop_back();
+  }
 }
 
 bool AuditLog::durable(Ticket ticket) const {
@@ -264,7 +274,7 @@ AuditLog::Stats AuditLog::stats() const {
   return s;
 }
 
-void AuditLog::seal(AuditEvent event, bool user) {
+void AuditLog::seal(AuditEvent& event, bool user) {
   event.gateway_id = options_.gateway_id;
   StoredRecord row = sealRecord(event, head_seq_ + 1, head_hash_);
   head_seq_ = row.seq;
@@ -289,7 +299,7 @@ void AuditLog::maybeCheckpoint(Clock::time_point now) {
     return;
   }
   e.signature = std::move(*sig);
-  seal(std::move(e), false);
+  seal(e, false);
   since_checkpoint_ = 0;
   checkpoint_due_ = now + options_.checkpoint_interval;
 }
@@ -318,7 +328,7 @@ void AuditLog::maybePrune(Clock::time_point now) {
     e.detail = fmt::format("records up to {} are older than the retention period", (*k)->seq);
     e.anchor_seq = (*k)->seq;
     e.anchor_hash = (*k)->hash;
-    seal(std::move(e), false);
+    seal(e, false);
     pending_.back().prune_through = (*k)->seq;
     // More may be due (a pass removes at most prune_chunk records).
     prune_due_ = now + std::min<std::chrono::milliseconds>(std::chrono::seconds(1),
@@ -404,13 +414,12 @@ void AuditLog::run() {
   std::vector<AuditEvent> events;
   std::vector<bool> user;
   std::vector<std::function<void()>> waiters;
-  for (AuditEvent& e : joined_) seal(std::move(e), false);
+  for (AuditEvent& e : joined_) seal(e, false);
   joined_.clear();
   for (;;) {
     for (auto& w : waiters) w();
     waiters.clear();
-    for (size_t i = 0; i < events.size(); ++i) seal(std::move(events[i]), user[i]);
-    events.clear();
+    for (size_t i = 0; i < events.size(); ++i) seal(events[i], user[i]);
     user.clear();
     const auto now = Clock::now();
     maybeCheckpoint(now);
@@ -434,6 +443,10 @@ void AuditLog::run() {
       });
     }
     if (stop_) return;
+    // The sealed events become spares for the sessions (their strings'
+    // memory is reused, not freed here and allocated again there).
+    if (spare_.empty()) spare_.swap(events);
+    events.clear();
     events.swap(incoming_);
     user.swap(incoming_user_);
     if (room()) waiters.swap(waiters_);

@@ -17,6 +17,7 @@
 ///   ... run the statement ...
 ///   log.submit(std::move(event));   // consumes the reservation
 
+#include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <functional>
@@ -42,7 +43,7 @@ class AuditLog {
   struct Options {
     std::string gateway_id;
     size_t queue = 65536;
-    size_t batch = 512;
+    size_t batch = 4096;
     OnFull on_full = OnFull::Block;
     std::chrono::milliseconds retention{0};  ///< 0 = keep forever
     std::chrono::milliseconds retention_check{std::chrono::hours(1)};
@@ -58,7 +59,7 @@ class AuditLog {
     /// transaction per interval instead of one per statement (and sessions
     /// do not wake the writer per event). A full batch, flush() or a session
     /// waiting for room writes at once. 0: write as soon as events arrive.
-    std::chrono::milliseconds flush_interval{5};
+    std::chrono::milliseconds flush_interval{50};
   };
 
   struct Stats {
@@ -96,10 +97,15 @@ class AuditLog {
   /// become durable in that order.
   using Ticket = uint64_t;
   /// Queues an event, consuming a reservation. Never blocks, never drops.
-  Ticket submit(AuditEvent event);
+  /// With `spare`, also hands back an event the writer is done with (when
+  /// one is left): its fields still hold an earlier record, so assign a
+  /// whole event to it (`*spare = base`) before filling it; the assignment
+  /// reuses the strings' memory, so a session that recycles allocates
+  /// little per statement and the writer frees little.
+  Ticket submit(AuditEvent event, AuditEvent* spare = nullptr);
   /// Queues a session or config event without a reservation: always
   /// accepted, even past the capacity (they are few and must not be lost).
-  Ticket submitUnreserved(AuditEvent event);
+  Ticket submitUnreserved(AuditEvent event, AuditEvent* spare = nullptr);
   /// Whether the event of `ticket` (and every one before it) is stored by
   /// every sink.
   bool durable(Ticket ticket) const;
@@ -131,12 +137,14 @@ class AuditLog {
   AuditLog(Options options, std::vector<std::unique_ptr<Sink>> sinks);
   Status start();
   void run();
-  void seal(AuditEvent event, bool user);
+  void seal(AuditEvent& event, bool user);
   void maybeCheckpoint(std::chrono::steady_clock::time_point now);
   void maybePrune(std::chrono::steady_clock::time_point now);
   void writeSinks(std::chrono::steady_clock::time_point now);
   void release();
   std::chrono::steady_clock::time_point nextWake() const;
+  /// Moves a spare into `spare` when there is one (mu_ held).
+  void takeSpare(AuditEvent* spare);
   /// Whether a submit must wake the writer (mu_ held).
   bool wakesWriter() const;
 
@@ -147,11 +155,15 @@ class AuditLog {
   mutable std::mutex mu_;
   std::condition_variable wake_;        ///< writer: work arrived
   std::condition_variable durable_cv_;  ///< flush: something became durable
-  size_t in_flight_ = 0;
+  /// Reserved and not yet durable. Reserved without the lock (tryReserve
+  /// runs once per statement); released by the writer under mu_, so a
+  /// waiter registered under mu_ never misses the room it frees.
+  std::atomic<size_t> in_flight_ = 0;
   std::vector<AuditEvent> incoming_;
   std::vector<bool> incoming_user_;
   std::vector<std::function<void()>> waiters_;
-  bool stop_ = false;
+  std::vector<AuditEvent> spare_;  ///< sealed events handed back by submit()
+  std::atomic<bool> stop_ = false;
   bool busy_ = true;      ///< the writer holds work not yet durable
   size_t flushers_ = 0;   ///< threads in flush(): no gathering while they wait
   Ticket submitted_ = 0;  ///< tickets handed out

@@ -190,10 +190,10 @@ struct AuditConfig {
   /// At least one when enabled. Default: SQLite at `<config dir>/data/audit.db`.
   std::vector<AuditSinkConfig> sinks;
   size_t queue = 65536;  ///< events in flight (queued or not yet durable)
-  size_t batch = 512;    ///< most events per sink transaction
+  size_t batch = 4096;   ///< most events per sink transaction
   /// Group commit: how long the writer gathers events before a sink
   /// transaction (0: write as soon as events arrive).
-  std::chrono::milliseconds flush_interval{5};
+  std::chrono::milliseconds flush_interval{50};
   /// `synchronous: true`: a ReadyForQuery reaches the client only once the
   /// events of the statements before it are durable in every sink.
   bool synchronous = false;

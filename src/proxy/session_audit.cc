@@ -85,12 +85,14 @@ void ClientSession::auditSessionEvent(audit::EventType type, std::string reason)
 }
 
 void ClientSession::emitAudit(audit::AuditEvent&& event) {
+  audit::AuditEvent spare;
   if (audit_credit_ > 0) {
     --audit_credit_;
-    audit_ticket_ = audit_log_->submit(std::move(event));
+    audit_ticket_ = audit_log_->submit(std::move(event), &spare);
   } else {
-    audit_ticket_ = audit_log_->submitUnreserved(std::move(event));
+    audit_ticket_ = audit_log_->submitUnreserved(std::move(event), &spare);
   }
+  if (statement_audit_) statement_audit_->recycle(std::move(spare));
 }
 
 awaitable<bool> ClientSession::waitAuditDurable() {

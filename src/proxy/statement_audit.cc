@@ -89,7 +89,14 @@ int64_t rowsFromTag(std::string_view tag) {
 audit::AuditEvent StatementAudit::statementEvent(
     const sql::StatementInfo* info, std::string_view text,
     std::span<const std::optional<std::string>> parameters, const AuditDecision& decision) const {
-  audit::AuditEvent ev = session_;
+  // Every field is assigned from the session's event, so nothing of the
+  // record a spare held before survives; only its memory is reused.
+  audit::AuditEvent ev;
+  if (!spares_.empty()) {
+    ev = std::move(spares_.back());
+    spares_.pop_back();
+  }
+  ev = session_;
   ev.type = audit::EventType::Statement;
   ev.time = audit::nowUs();
   ev.statement_kind = info != nullptr ? sql::toString(info->kind) : "unknown";

@@ -52,8 +52,6 @@ class StatementAudit {
  public:
   using Emit = std::function<void(audit::AuditEvent&&)>;
 
-  /// `session` carries the session's fields (who, where); every event starts
-  /// as a copy of it.
   /// Whether a statement names a column masked for the session's subject:
   /// its values are then recorded as with `parameters: redacted` even when
   /// the policy says `full` (docs/audit.md, Privacy).
@@ -64,6 +62,11 @@ class StatementAudit {
   StatementAudit(audit::AuditEvent session, audit::ParamMode mode, Emit emit)
       : session_(std::move(session)), mode_(mode), emit_(std::move(emit)) {}
   void setNamesMasked(NamesMasked f) { names_masked_ = std::move(f); }
+  /// An event the audit log handed back (AuditLog::submit): a later event
+  /// is built in it, reusing its strings' memory.
+  void recycle(audit::AuditEvent&& spare) {
+    if (spares_.size() < kMaxSpares) spares_.push_back(std::move(spare));
+  }
 
   // Client messages, after the gate decided. `denied`: the gateway refused
   // the message (it went upstream as a failing marker).
@@ -132,6 +135,8 @@ class StatementAudit {
   void skipGroup(uint64_t group, std::string_view reason);
 
   audit::AuditEvent session_;
+  static constexpr size_t kMaxSpares = 4;
+  mutable std::vector<audit::AuditEvent> spares_;  ///< see recycle()
   audit::ParamMode mode_;
   Emit emit_;
   NamesMasked names_masked_;

@@ -44,8 +44,8 @@ TEST_F(AuditConfigTest, NoSectionMeansSqliteNextToTheConfig) {
   EXPECT_EQ(a.sinks[0].type, AuditSinkConfig::Type::Sqlite);
   EXPECT_EQ(a.sinks[0].path, dir_.path() + "/data/audit.db");
   EXPECT_EQ(a.queue, 65536u);
-  EXPECT_EQ(a.batch, 512u);
-  EXPECT_EQ(a.flush_interval, std::chrono::milliseconds(5));
+  EXPECT_EQ(a.batch, 4096u);
+  EXPECT_EQ(a.flush_interval, std::chrono::milliseconds(50));
   EXPECT_FALSE(a.synchronous);
   EXPECT_EQ(a.on_full, AuditOnFull::Block);
   EXPECT_EQ(a.parameters, AuditParams::Redacted);
