@@ -181,7 +181,7 @@ void AuditLog::whenRoom(std::function<void()> callback) {
   wake_.notify_one();
 }
 
-AuditLog::Ticket AuditLog::submit(AuditEvent event, AuditEvent* spare) {
+AuditLog::Ticket AuditLog::submit(EventPtr event, EventPtr* spare) {
   bool wake = false;
   Ticket ticket = 0;
   {
@@ -197,7 +197,7 @@ AuditLog::Ticket AuditLog::submit(AuditEvent event, AuditEvent* spare) {
   return ticket;
 }
 
-AuditLog::Ticket AuditLog::submitUnreserved(AuditEvent event, AuditEvent* spare) {
+AuditLog::Ticket AuditLog::submitUnreserved(EventPtr event, EventPtr* spare) {
   bool wake = false;
   Ticket ticket = 0;
   {
@@ -214,7 +214,7 @@ AuditLog::Ticket AuditLog::submitUnreserved(AuditEvent event, AuditEvent* spare)
   return ticket;
 }
 
-void AuditLog::takeSpare(AuditEvent* spare) {
+void AuditLog::takeSpare(EventPtr* spare) {
   if (spare != nullptr && !spare_.empty()) {
     *spare = std::move(spare_.back());
     spare_.pop_back();
@@ -411,7 +411,7 @@ Clock::time_point AuditLog::nextWake() const {
 }
 
 void AuditLog::run() {
-  std::vector<AuditEvent> events;
+  std::vector<EventPtr> events;
   std::vector<bool> user;
   std::vector<std::function<void()>> waiters;
   for (AuditEvent& e : joined_) seal(e, false);
@@ -419,7 +419,7 @@ void AuditLog::run() {
   for (;;) {
     for (auto& w : waiters) w();
     waiters.clear();
-    for (size_t i = 0; i < events.size(); ++i) seal(events[i], user[i]);
+    for (size_t i = 0; i < events.size(); ++i) seal(*events[i], user[i]);
     user.clear();
     const auto now = Clock::now();
     maybeCheckpoint(now);

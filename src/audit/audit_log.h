@@ -97,15 +97,19 @@ class AuditLog {
   /// become durable in that order.
   using Ticket = uint64_t;
   /// Queues an event, consuming a reservation. Never blocks, never drops.
-  /// With `spare`, also hands back an event the writer is done with (when
-  /// one is left): its fields still hold an earlier record, so assign a
-  /// whole event to it (`*spare = base`) before filling it; the assignment
-  /// reuses the strings' memory, so a session that recycles allocates
-  /// little per statement and the writer frees little.
-  Ticket submit(AuditEvent event, AuditEvent* spare = nullptr);
+  Ticket submit(AuditEvent event) { return submit(std::make_unique<AuditEvent>(std::move(event))); }
+  /// The same by pointer. With `spare`, also hands back an event the writer
+  /// is done with (when one is left): its fields still hold an earlier
+  /// record, so assign a whole event to it (`*spare = base`) before filling
+  /// it; the assignment reuses the strings' memory, so a session that
+  /// recycles allocates little per statement and the writer frees little.
+  Ticket submit(EventPtr event, EventPtr* spare = nullptr);
   /// Queues a session or config event without a reservation: always
   /// accepted, even past the capacity (they are few and must not be lost).
-  Ticket submitUnreserved(AuditEvent event, AuditEvent* spare = nullptr);
+  Ticket submitUnreserved(AuditEvent event) {
+    return submitUnreserved(std::make_unique<AuditEvent>(std::move(event)));
+  }
+  Ticket submitUnreserved(EventPtr event, EventPtr* spare = nullptr);
   /// Whether the event of `ticket` (and every one before it) is stored by
   /// every sink.
   bool durable(Ticket ticket) const;
@@ -144,7 +148,7 @@ class AuditLog {
   void release();
   std::chrono::steady_clock::time_point nextWake() const;
   /// Moves a spare into `spare` when there is one (mu_ held).
-  void takeSpare(AuditEvent* spare);
+  void takeSpare(EventPtr* spare);
   /// Whether a submit must wake the writer (mu_ held).
   bool wakesWriter() const;
 
@@ -159,10 +163,10 @@ class AuditLog {
   /// runs once per statement); released by the writer under mu_, so a
   /// waiter registered under mu_ never misses the room it frees.
   std::atomic<size_t> in_flight_ = 0;
-  std::vector<AuditEvent> incoming_;
+  std::vector<EventPtr> incoming_;
   std::vector<bool> incoming_user_;
   std::vector<std::function<void()>> waiters_;
-  std::vector<AuditEvent> spare_;  ///< sealed events handed back by submit()
+  std::vector<EventPtr> spare_;  ///< sealed events handed back by submit()
   std::atomic<bool> stop_ = false;
   bool busy_ = true;      ///< the writer holds work not yet durable
   size_t flushers_ = 0;   ///< threads in flush(): no gathering while they wait

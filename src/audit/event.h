@@ -12,6 +12,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -98,6 +99,10 @@ struct AuditEvent {
 
   bool operator==(const AuditEvent&) const = default;
 };
+
+/// Events travel from a session to the audit log's writer and back (as
+/// spares, see AuditLog::submit) by pointer: the struct is large.
+using EventPtr = std::unique_ptr<AuditEvent>;
 
 /// The canonical JSON of `event` as record number `seq` of its gateway's
 /// chain. Never fails: every field has a representation.

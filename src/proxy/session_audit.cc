@@ -52,14 +52,14 @@ void ClientSession::startAudit() {
       gate_ ? gate_->policy().auditParameters() : config_.audit.parameters;
   statement_audit_ = std::make_unique<StatementAudit>(
       base, audit::toParamMode(params),
-      [this](audit::AuditEvent&& event) { emitAudit(std::move(event)); });
+      [this](audit::EventPtr event) { emitAudit(std::move(event)); });
   statement_audit_->setNamesMasked(
       [this](const sql::StatementInfo& info) { return mask_ && mask_->namesMasked(info); });
   audit::AuditEvent connect = std::move(base);
   connect.type = audit::EventType::Connect;
   connect.time = audit::nowUs();
   if (gate_) connect.policy = gate_->policy().name();
-  emitAudit(std::move(connect));
+  emitAudit(std::make_unique<audit::AuditEvent>(std::move(connect)));
 }
 
 void ClientSession::auditSessionEvent(audit::EventType type, std::string reason) {
@@ -81,11 +81,11 @@ void ClientSession::auditSessionEvent(audit::EventType type, std::string reason)
       ev.detail = "startup user \"" + std::string(*user) + "\"";
   }
   ev.reason = std::move(reason);
-  emitAudit(std::move(ev));
+  emitAudit(std::make_unique<audit::AuditEvent>(std::move(ev)));
 }
 
-void ClientSession::emitAudit(audit::AuditEvent&& event) {
-  audit::AuditEvent spare;
+void ClientSession::emitAudit(audit::EventPtr event) {
+  audit::EventPtr spare;
   if (audit_credit_ > 0) {
     --audit_credit_;
     audit_ticket_ = audit_log_->submit(std::move(event), &spare);

@@ -86,16 +86,19 @@ int64_t rowsFromTag(std::string_view tag) {
   return ec == std::errc() && end == digits.data() + digits.size() ? n : -1;
 }
 
-audit::AuditEvent StatementAudit::statementEvent(
+audit::EventPtr StatementAudit::statementEvent(
     const sql::StatementInfo* info, std::string_view text,
-    std::span<const std::optional<std::string>> parameters, const AuditDecision& decision) const {
+    std::span<const std::optional<std::string>> parameters, const AuditDecision& decision) {
   // Every field is assigned from the session's event, so nothing of the
   // record a spare held before survives; only its memory is reused.
-  audit::AuditEvent ev;
+  audit::EventPtr out;
   if (!spares_.empty()) {
-    ev = std::move(spares_.back());
+    out = std::move(spares_.back());
     spares_.pop_back();
+  } else {
+    out = std::make_unique<audit::AuditEvent>();
   }
+  audit::AuditEvent& ev = *out;
   ev = session_;
   ev.type = audit::EventType::Statement;
   ev.time = audit::nowUs();
@@ -131,15 +134,15 @@ audit::AuditEvent StatementAudit::statementEvent(
   ev.rule = decision.rule;
   ev.policy = decision.policy;
   ev.review_id = decision.review_id;
-  return ev;
+  return out;
 }
 
-void StatementAudit::push(Entry entry, audit::AuditEvent event) {
+void StatementAudit::push(Entry entry, audit::EventPtr event) {
   queue_.push_back(Pending{entry, std::move(event), Clock::now(), group_});
 }
 
 void StatementAudit::finish(Pending& p) {
-  p.event.duration_us =
+  p.event->duration_us =
       std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() - p.started).count();
   emit_(std::move(p.event));
 }
@@ -149,7 +152,7 @@ void StatementAudit::skipGroup(uint64_t group, std::string_view reason) {
     Pending p = std::move(queue_.front());
     queue_.pop_front();
     if (p.entry == Entry::DeniedError) continue;  // the server skips the marker too
-    p.event.reason = std::string(reason);
+    p.event->reason = std::string(reason);
     finish(p);
   }
 }
@@ -165,20 +168,20 @@ void StatementAudit::query(const sql::Analysis& analysis, const AuditDecision& d
     }
     // Refused: nothing of the query runs. Recorded now, with the decision.
     AuditDecision d = decision;
-    audit::AuditEvent ev;
+    audit::EventPtr ev;
     if (i == decision.statement) {
       ev = statementEvent(&s, s.text, {}, d);
-      ev.sqlstate = "42501";
+      ev->sqlstate = "42501";
     } else {
       d.rule = "query";
       ev = statementEvent(&s, s.text, {}, d);
-      ev.reason = "not run: statement " + std::to_string(decision.statement + 1) +
-                  " of the same query was denied";
+      ev->reason = "not run: statement " + std::to_string(decision.statement + 1) +
+                   " of the same query was denied";
     }
     emit_(std::move(ev));
   }
-  if (denied) push(Entry::DeniedError, {});
-  push(Entry::End, {});
+  if (denied) push(Entry::DeniedError);
+  push(Entry::End);
   ++group_;
 }
 
@@ -190,10 +193,10 @@ void StatementAudit::parse(std::string_view name, std::shared_ptr<const sql::Ana
   if (denied) {
     const sql::Analysis& a = *prepared->analysis;
     const sql::StatementInfo* info = a.statements.empty() ? nullptr : &a.statements.front();
-    audit::AuditEvent ev = statementEvent(info, info != nullptr ? info->text : "", {}, decision);
-    ev.sqlstate = "42501";
+    audit::EventPtr ev = statementEvent(info, info != nullptr ? info->text : "", {}, decision);
+    ev->sqlstate = "42501";
     emit_(std::move(ev));
-    push(Entry::DeniedError, {});
+    push(Entry::DeniedError);
   }
   statements_.insert_or_assign(std::string(name), std::move(prepared));
 }
@@ -224,11 +227,11 @@ void StatementAudit::bind(const protocol::Bind& bind, const AuditDecision* reche
         portal.statement && !portal.statement->analysis->statements.empty()
             ? &portal.statement->analysis->statements.front()
             : nullptr;
-    audit::AuditEvent ev =
+    audit::EventPtr ev =
         statementEvent(info, info != nullptr ? info->text : "", portal.parameters, *recheck_denial);
-    ev.sqlstate = "42501";
+    ev->sqlstate = "42501";
     emit_(std::move(ev));
-    push(Entry::DeniedError, {});
+    push(Entry::DeniedError);
     portal.denied = true;
   }
   portals_.insert_or_assign(std::string(bind.portal), std::move(portal));
@@ -246,32 +249,32 @@ void StatementAudit::execute(std::string_view portal) {
   const sql::StatementInfo* info = statement && !statement->analysis->statements.empty()
                                        ? &statement->analysis->statements.front()
                                        : nullptr;
-  audit::AuditEvent ev =
+  audit::EventPtr ev =
       statementEvent(info, info != nullptr ? info->text : "", it->second.parameters,
                      statement ? statement->decision : AuditDecision{});
-  if (!it->second.review_id.empty()) ev.review_id = it->second.review_id;
+  if (!it->second.review_id.empty()) ev->review_id = it->second.review_id;
   push(Entry::Statement, std::move(ev));
 }
 
 void StatementAudit::functionCall(int32_t function_oid, const AuditDecision& decision,
                                   bool denied) {
   ++group_;
-  audit::AuditEvent ev = statementEvent(nullptr, "", {}, decision);
-  ev.statement_kind = "function_call";
-  ev.statement = "fast-path function call, function OID " + std::to_string(function_oid);
+  audit::EventPtr ev = statementEvent(nullptr, "", {}, decision);
+  ev->statement_kind = "function_call";
+  ev->statement = "fast-path function call, function OID " + std::to_string(function_oid);
   if (denied) {
-    ev.sqlstate = "42501";
+    ev->sqlstate = "42501";
     emit_(std::move(ev));
-    push(Entry::DeniedError, {});
+    push(Entry::DeniedError);
   } else {
     push(Entry::FunctionCall, std::move(ev));
   }
-  push(Entry::End, {});
+  push(Entry::End);
   ++group_;
 }
 
 void StatementAudit::sync() {
-  push(Entry::End, {});
+  push(Entry::End);
   ++group_;
 }
 
@@ -287,8 +290,8 @@ void StatementAudit::commandComplete(std::string_view tag) {
   if (queue_.empty() || queue_.front().entry != Entry::Statement) return;
   Pending p = std::move(queue_.front());
   queue_.pop_front();
-  p.event.command_tag = std::string(tag);
-  p.event.rows = rowsFromTag(tag);
+  p.event->command_tag = std::string(tag);
+  p.event->rows = rowsFromTag(tag);
   finish(p);
 }
 
@@ -303,7 +306,7 @@ void StatementAudit::portalSuspended() {
   if (queue_.empty() || queue_.front().entry != Entry::Statement) return;
   Pending p = std::move(queue_.front());
   queue_.pop_front();
-  p.event.reason = "portal suspended: the client fetches the rest with another Execute";
+  p.event->reason = "portal suspended: the client fetches the rest with another Execute";
   finish(p);
 }
 
@@ -317,7 +320,7 @@ void StatementAudit::error(std::string_view sqlstate) {
   if (front.entry == Entry::End) return;  // a Parse/Bind/Describe failed
   Pending p = std::move(front);
   queue_.pop_front();
-  p.event.sqlstate = std::string(sqlstate);
+  p.event->sqlstate = std::string(sqlstate);
   const uint64_t group = p.group;
   finish(p);
   skipGroup(group, kNotRunAfterError);
@@ -329,7 +332,7 @@ void StatementAudit::readyForQuery() {
     queue_.pop_front();
     if (p.entry == Entry::End) return;
     if (p.entry == Entry::DeniedError) continue;
-    if (p.entry == Entry::Statement) p.event.reason = std::string(kNotRunAfterError);
+    if (p.entry == Entry::Statement) p.event->reason = std::string(kNotRunAfterError);
     finish(p);  // a FunctionCall with no error succeeded
   }
 }
@@ -339,7 +342,7 @@ void StatementAudit::abandon(std::string_view reason) {
     Pending p = std::move(queue_.front());
     queue_.pop_front();
     if (p.entry != Entry::Statement && p.entry != Entry::FunctionCall) continue;
-    p.event.reason = std::string(reason);
+    p.event->reason = std::string(reason);
     finish(p);
   }
 }

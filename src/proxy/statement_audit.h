@@ -50,7 +50,7 @@ struct AuditDecision {
 
 class StatementAudit {
  public:
-  using Emit = std::function<void(audit::AuditEvent&&)>;
+  using Emit = std::function<void(audit::EventPtr)>;
 
   /// Whether a statement names a column masked for the session's subject:
   /// its values are then recorded as with `parameters: redacted` even when
@@ -64,8 +64,8 @@ class StatementAudit {
   void setNamesMasked(NamesMasked f) { names_masked_ = std::move(f); }
   /// An event the audit log handed back (AuditLog::submit): a later event
   /// is built in it, reusing its strings' memory.
-  void recycle(audit::AuditEvent&& spare) {
-    if (spares_.size() < kMaxSpares) spares_.push_back(std::move(spare));
+  void recycle(audit::EventPtr spare) {
+    if (spare && spares_.size() < kMaxSpares) spares_.push_back(std::move(spare));
   }
 
   // Client messages, after the gate decided. `denied`: the gateway refused
@@ -91,14 +91,16 @@ class StatementAudit {
   void readyForQuery();
   /// Columns masked in the result of the statement answering now.
   void masked(std::vector<audit::MaskedColumn> columns) {
-    if (queue_.empty()) return;
-    auto& m = queue_.front().event.masked;
+    if (queue_.empty() || !queue_.front().event) return;
+    auto& m = queue_.front().event->masked;
     m.insert(m.end(), std::make_move_iterator(columns.begin()),
              std::make_move_iterator(columns.end()));
   }
   /// Bytes forwarded to the client, charged to the statement answering now.
   void bytesSent(size_t n) {
-    if (!queue_.empty()) queue_.front().event.bytes_sent += static_cast<int64_t>(n);
+    if (!queue_.empty() && queue_.front().event) {
+      queue_.front().event->bytes_sent += static_cast<int64_t>(n);
+    }
   }
 
   /// Statements not yet finished (the session ends: recorded as not run).
@@ -109,7 +111,7 @@ class StatementAudit {
   enum class Entry { Statement, FunctionCall, End, DeniedError };
   struct Pending {
     Entry entry;
-    audit::AuditEvent event;
+    audit::EventPtr event;  ///< null for End and DeniedError
     std::chrono::steady_clock::time_point started;
     uint64_t group = 0;  ///< the Query or pipeline it belongs to
   };
@@ -126,17 +128,17 @@ class StatementAudit {
     std::string review_id;
   };
 
-  audit::AuditEvent statementEvent(const sql::StatementInfo* info, std::string_view text,
-                                   std::span<const std::optional<std::string>> parameters,
-                                   const AuditDecision& decision) const;
-  void push(Entry entry, audit::AuditEvent event);
+  audit::EventPtr statementEvent(const sql::StatementInfo* info, std::string_view text,
+                                 std::span<const std::optional<std::string>> parameters,
+                                 const AuditDecision& decision);
+  void push(Entry entry, audit::EventPtr event = nullptr);
   void finish(Pending& p);
   /// Finishes the queued statements of `group` as not run.
   void skipGroup(uint64_t group, std::string_view reason);
 
   audit::AuditEvent session_;
-  static constexpr size_t kMaxSpares = 4;
-  mutable std::vector<audit::AuditEvent> spares_;  ///< see recycle()
+  static constexpr size_t kMaxSpares = 8;
+  std::vector<audit::EventPtr> spares_;  ///< see recycle()
   audit::ParamMode mode_;
   Emit emit_;
   NamesMasked names_masked_;

@@ -18,7 +18,7 @@ struct Recorder {
     audit::AuditEvent base;
     base.session_id = 7;
     base.subject_id = "alice";
-    return StatementAudit(base, mode, [this](audit::AuditEvent&& e) { events.push_back(e); });
+    return StatementAudit(base, mode, [this](audit::EventPtr e) { events.push_back(*e); });
   }
 };
 
