@@ -15,10 +15,6 @@ const std::vector<uint32_t> kNoTypes;
 constexpr std::string_view kNotRunAfterError =
     "not run: an earlier statement of the same query or pipeline failed";
 
-std::string relationName(const sql::RelationRef& r) {
-  return r.schema.empty() ? r.name : r.schema + "." + r.name;
-}
-
 /// Binary values of unknown type are recorded the way bytea prints: \x and hex.
 std::string hexParameter(Bytes bytes) {
   return "\\x" + toHex(bytes);
@@ -99,6 +95,8 @@ audit::EventPtr StatementAudit::statementEvent(
     out = std::make_unique<audit::AuditEvent>();
   }
   audit::AuditEvent& ev = *out;
+  // The spare's table names keep their memory through the reset below.
+  std::vector<std::string> tables = std::move(ev.tables);
   ev = session_;
   ev.type = audit::EventType::Statement;
   ev.time = audit::nowUs();
@@ -118,18 +116,27 @@ audit::EventPtr StatementAudit::statementEvent(
   }
   const std::string_view normalized = info != nullptr ? std::string_view(info->normalized) : "";
   auto recorded = audit::redactStatement(mode, text, normalized, parameters);
-  ev.statement = std::move(recorded.text);
+  ev.statement.assign(recorded.text);  // into the spare's buffer
   ev.parameters = std::move(recorded.parameters);
+  size_t ntables = 0;
   if (info != nullptr) {
     ev.fingerprint = info->fingerprint;
-    for (const auto& r : info->relations_read) ev.tables.push_back(relationName(r));
-    for (const auto& r : info->relations_written) {
-      std::string name = relationName(r);
-      if (std::find(ev.tables.begin(), ev.tables.end(), name) == ev.tables.end()) {
-        ev.tables.push_back(std::move(name));
+    auto add = [&](const sql::RelationRef& r) {
+      if (ntables == tables.size()) tables.emplace_back();
+      std::string& name = tables[ntables];
+      name.assign(r.schema.empty() ? r.name : r.schema);
+      if (!r.schema.empty()) name.append(".").append(r.name);
+      // Read and written: listed once.
+      if (std::find(tables.begin(), tables.begin() + static_cast<ptrdiff_t>(ntables), name) ==
+          tables.begin() + static_cast<ptrdiff_t>(ntables)) {
+        ++ntables;
       }
-    }
+    };
+    for (const auto& r : info->relations_read) add(r);
+    for (const auto& r : info->relations_written) add(r);
   }
+  tables.resize(ntables);
+  ev.tables = std::move(tables);
   ev.decision = decision.decision;
   ev.rule = decision.rule;
   ev.policy = decision.policy;
