@@ -48,6 +48,29 @@ TEST(CanonicalJson, EqualsSortedCompactOutputOfAJsonLibrary) {
   EXPECT_EQ(parsed.dump(), ours);
 }
 
+TEST(CanonicalJson, EverySpecialByteIsEscapedAtEveryOffset) {
+  // The writer scans plain text eight bytes at a time: a byte that needs
+  // escaping must be seen wherever it falls in (or after) a word.
+  const std::string specials[] = {
+      std::string(1, '\0'), "\x01", "\x1f", "\"", "\\", "\n", "\x7f", "é", "\xff"};
+  for (const std::string& special : specials) {
+    for (size_t at = 0; at < 19; ++at) {
+      for (size_t len : {at + 1, size_t{19}, size_t{24}}) {
+        if (len <= at) continue;
+        AuditEvent e = testing::statement(1);
+        e.statement = std::string(len, 'a');
+        e.statement.replace(at, 1, special);
+        const std::string ours = canonicalJson(e, 2);
+        const nlohmann::json parsed = nlohmann::json::parse(ours);
+        EXPECT_EQ(parsed.dump(), ours) << "byte " << static_cast<int>(special[0]) << " at " << at;
+        std::string expected = e.statement;
+        if (special == "\xff") expected.replace(at, 1, "\xef\xbf\xbd");  // not UTF-8: U+FFFD
+        EXPECT_EQ(parsed["statement"].get<std::string>(), expected) << at;
+      }
+    }
+  }
+}
+
 TEST(CanonicalJson, InvalidUtf8BecomesReplacementCharacters) {
   AuditEvent e;
   e.statement = "ok \xff\xfe end \xc3";  // two stray bytes and a cut sequence
