@@ -25,6 +25,7 @@ std::vector<SessionSummary> Server::sessions() {
   for (auto& w : workers_) {
     w->forEachSession(
         [gathered](ClientSession& s) {
+          if (s.ending()) return;
           std::lock_guard lock(gathered->mu);
           gathered->sessions.push_back(s.summary());
         },
@@ -39,7 +40,8 @@ bool Server::terminateSession(uint64_t id, const std::string& why) {
   for (auto& w : workers_) {
     w->forEachSession(
         [found, id, why](ClientSession& s) {
-          if (s.id() != id) return;
+          // One already ending is gone: a second terminate answers 404.
+          if (s.id() != id || s.ending()) return;
           s.terminateWith(why);
           found->store(true);
         },

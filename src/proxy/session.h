@@ -91,6 +91,10 @@ class ClientSession : public std::enable_shared_from_this<ClientSession>,
   void terminateWith(const std::string& why);
   SessionSummary summary() const;
   uint64_t id() const { return id_; }
+  /// Ending (terminated, shut down, or its client or upstream gone): no
+  /// longer a live session for the control plane, though its coroutines
+  /// may still be unwinding.
+  bool ending() const { return end_ != SessionEnd::None; }
   const auth::Subject& subject() const { return subject_; }
 
  private:
