@@ -198,20 +198,9 @@ AuditLog::Ticket AuditLog::submit(EventPtr event, EventPtr* spare) {
 }
 
 AuditLog::Ticket AuditLog::submitUnreserved(EventPtr event, EventPtr* spare) {
-  bool wake = false;
-  Ticket ticket = 0;
-  {
-    std::lock_guard lock(mu_);
-    ++in_flight_;
-    incoming_.push_back(std::move(event));
-    takeSpare(spare);
-    incoming_user_.push_back(true);
-    busy_ = true;
-    ticket = ++submitted_;
-    wake = wakesWriter();
-  }
-  if (wake) wake_.notify_one();
-  return ticket;
+  // Always admitted: the reservation is taken here, past the capacity.
+  in_flight_.fetch_add(1, std::memory_order_relaxed);
+  return submit(std::move(event), spare);
 }
 
 void AuditLog::takeSpare(EventPtr* spare) {

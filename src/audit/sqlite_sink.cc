@@ -70,6 +70,18 @@ std::string columnText(sqlite3_stmt* s, int i) {
                       : std::string(p, static_cast<size_t>(sqlite3_column_bytes(s, i)));
 }
 
+/// The least and greatest time_us of `records` (not empty): what a
+/// segment's first_time_us and last_time_us hold.
+std::pair<int64_t, int64_t> timeRange(std::span<const StoredRecord> records) {
+  int64_t lo = records.front().time_us;
+  int64_t hi = lo;
+  for (const StoredRecord& r : records) {
+    lo = std::min(lo, r.time_us);
+    hi = std::max(hi, r.time_us);
+  }
+  return {lo, hi};
+}
+
 /// What a segment holding `records` is found by (sorted, no duplicates).
 /// Neighbouring records mostly share a session and subject: those repeats
 /// are skipped before the sort.
@@ -351,22 +363,29 @@ Result<std::vector<SqliteSink::Segment>> SqliteSink::segments(
   return out;
 }
 
+Result<std::vector<SqliteSink::Segment>> SqliteSink::segmentsOf(const std::string& gateway_id,
+                                                                const char* where_sql,
+                                                                int64_t value,
+                                                                size_t max_segments) {
+  return segments(
+      fmt::format("gateway_id = ?1 AND {}", where_sql),
+      [&](sqlite3_stmt* s) {
+        Stmt::bindText(s, 1, gateway_id);
+        sqlite3_bind_int64(s, 2, value);
+      },
+      max_segments);
+}
+
 std::pair<int64_t, int64_t> SqliteSink::fillBody(std::span<const StoredRecord> records) {
   size_t size = 0;
-  int64_t lo = records.front().time_us;
-  int64_t hi = lo;
-  for (const StoredRecord& r : records) {
-    size += r.hash.size() + r.record.size() + 2;
-    lo = std::min(lo, r.time_us);
-    hi = std::max(hi, r.time_us);
-  }
+  for (const StoredRecord& r : records) size += r.hash.size() + r.record.size() + 2;
   body_.clear();
   body_.reserve(size);
   for (const StoredRecord& r : records) {
     body_.append(r.hash).push_back(' ');
     body_.append(r.record).push_back('\n');
   }
-  return {lo, hi};
+  return timeRange(records);
 }
 
 Status SqliteSink::insertKeys(int64_t segment, std::span<const StoredRecord> records) {
@@ -414,10 +433,7 @@ Status SqliteSink::insertSegment(std::span<const StoredRecord> records) {
 /// and keys.
 Status SqliteSink::prune(const std::string& gateway_id, uint64_t through) {
   auto straddling =
-      segments("gateway_id = ?1 AND first_seq <= ?2 AND last_seq > ?2", [&](sqlite3_stmt* s) {
-        Stmt::bindText(s, 1, gateway_id);
-        sqlite3_bind_int64(s, 2, static_cast<int64_t>(through));
-      });
+      segmentsOf(gateway_id, "first_seq <= ?2 AND last_seq > ?2", static_cast<int64_t>(through));
   if (!straddling) return straddling.takeError();
   std::optional<std::string> hash;
   std::vector<StoredRecord> kept;
@@ -518,13 +534,8 @@ Result<std::vector<StoredRecord>> SqliteSink::readAfter(const std::string& gatew
   uint64_t at = seq;
   while (out.size() < limit) {
     // The segment holding record at + 1, then the ones after it.
-    auto segs = segments(
-        "gateway_id = ?1 AND last_seq > ?2 ORDER BY first_seq",
-        [&](sqlite3_stmt* s) {
-          Stmt::bindText(s, 1, gateway_id);
-          sqlite3_bind_int64(s, 2, static_cast<int64_t>(at));
-        },
-        16);
+    auto segs =
+        segmentsOf(gateway_id, "last_seq > ?2 ORDER BY first_seq", static_cast<int64_t>(at), 16);
     if (!segs) return segs.takeError();
     if (segs->empty()) break;
     for (const Segment& g : *segs) {
@@ -554,13 +565,7 @@ Result<std::optional<ChainAnchor>> SqliteSink::pruneCandidate(const std::string&
   k = std::min(k, lo - 1 + max_records);
   // Segments entirely older than the cutoff go whole; in the first one that
   // is not, records before its first young one do.
-  auto young = segments(
-      "gateway_id = ?1 AND last_time_us >= ?2 ORDER BY first_seq",
-      [&](sqlite3_stmt* s) {
-        Stmt::bindText(s, 1, gateway_id);
-        sqlite3_bind_int64(s, 2, cutoff_us);
-      },
-      1);
+  auto young = segmentsOf(gateway_id, "last_time_us >= ?2 ORDER BY first_seq", cutoff_us, 1);
   if (!young) return young.takeError();
   if (!young->empty()) {
     for (const StoredRecord& r : young->front().expand()) {
@@ -600,13 +605,7 @@ Result<VerifyResult> SqliteSink::verify(const std::string& gateway_id, const Sig
   // up as a broken link, not a silent re-sort.
   int64_t after = std::numeric_limits<int64_t>::min();
   while (verifier.ok()) {
-    auto segs = segments(
-        "gateway_id = ?1 AND first_seq > ?2 ORDER BY first_seq",
-        [&](sqlite3_stmt* s) {
-          Stmt::bindText(s, 1, gateway_id);
-          sqlite3_bind_int64(s, 2, after);
-        },
-        64);
+    auto segs = segmentsOf(gateway_id, "first_seq > ?2 ORDER BY first_seq", after, 64);
     if (!segs) return segs.takeError();
     if (segs->empty()) break;
     for (const Segment& g : *segs) {
@@ -627,12 +626,7 @@ Result<VerifyResult> SqliteSink::verify(const std::string& gateway_id, const Sig
         summary("nothing");
         break;
       }
-      int64_t lo = records.front().time_us;
-      int64_t hi = lo;
-      for (const StoredRecord& r : records) {
-        lo = std::min(lo, r.time_us);
-        hi = std::max(hi, r.time_us);
-      }
+      const auto [lo, hi] = timeRange(records);
       keys.i64(1, g.id);
       std::vector<std::string> stored;
       while (sqlite3_step(keys.get()) == SQLITE_ROW) stored.push_back(columnText(keys.get(), 0));

@@ -77,6 +77,10 @@ class SqliteSink final : public Sink, public Store {
   Result<std::vector<Segment>> segments(const std::string& where_sql,
                                         const std::function<void(sqlite3_stmt*)>& bind,
                                         size_t max_segments = 0);
+  /// Segments of `gateway_id` (bound as ?1) where `where_sql` holds, with
+  /// `value` bound as ?2.
+  Result<std::vector<Segment>> segmentsOf(const std::string& gateway_id, const char* where_sql,
+                                          int64_t value, size_t max_segments = 0);
   Error error(const std::string& what) const;
 
   std::string path_;

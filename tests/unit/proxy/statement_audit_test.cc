@@ -227,6 +227,50 @@ TEST(StatementAudit, BytesAreChargedToTheStatementAnswering) {
   EXPECT_EQ(r.events[1].bytes_sent, 50);
 }
 
+TEST(StatementAudit, ARecycledEventKeepsNothingOfItsPreviousRecord) {
+  // The audit log hands sealed events back for reuse (AuditLog::submit):
+  // here every emitted event comes straight back as the next spare.
+  std::vector<audit::AuditEvent> events;
+  StatementAudit* self = nullptr;
+  audit::AuditEvent base;
+  base.session_id = 7;
+  base.subject_id = "alice";
+  StatementAudit sa(base, audit::ParamMode::Full, [&](audit::EventPtr e) {
+    events.push_back(*e);
+    self->recycle(std::move(e));
+  });
+  self = &sa;
+  sa.parse("s", analysis("UPDATE accounts SET balance = $1 WHERE id = $2"), kAllow, false);
+  sa.bind(bindOf("s", {"100", "42"}), nullptr, "rev-1");
+  sa.execute("");
+  sa.masked({{"public.accounts.balance", "redact", 1}});
+  sa.bytesSent(99);
+  sa.error("23505");
+  sa.sync();
+  sa.readyForQuery();
+  sa.query(*analysis("SELECT 1"), kAllow, false);
+  sa.commandComplete("SELECT 1");
+  sa.readyForQuery();
+  ASSERT_EQ(events.size(), 2u);
+  EXPECT_EQ(events[0].sqlstate, "23505");
+  EXPECT_EQ(events[0].review_id, "rev-1");
+  EXPECT_EQ(events[0].parameters.size(), 2u);
+  ASSERT_EQ(events[0].masked.size(), 1u);
+  // The second was built in the first one's memory, and holds only its own.
+  const audit::AuditEvent& second = events[1];
+  EXPECT_EQ(second.statement, "SELECT 1");
+  EXPECT_EQ(second.statement_kind, "select");
+  EXPECT_TRUE(second.sqlstate.empty());
+  EXPECT_TRUE(second.review_id.empty());
+  EXPECT_TRUE(second.parameters.empty());
+  EXPECT_TRUE(second.masked.empty());
+  EXPECT_TRUE(second.tables.empty());
+  EXPECT_TRUE(second.reason.empty());
+  EXPECT_EQ(second.bytes_sent, 0);
+  EXPECT_EQ(second.rows, 1);
+  EXPECT_EQ(second.subject_id, "alice");
+}
+
 TEST(StatementAudit, RowsFromTags) {
   EXPECT_EQ(rowsFromTag("SELECT 5"), 5);
   EXPECT_EQ(rowsFromTag("INSERT 0 3"), 3);
