@@ -264,12 +264,19 @@ AuditLog::Stats AuditLog::stats() const {
 }
 
 void AuditLog::seal(AuditEvent& event, bool user) {
-  event.gateway_id = options_.gateway_id;
-  StoredRecord row = sealRecord(event, head_seq_ + 1, head_hash_);
+  event.gateway_id.assign(options_.gateway_id);
+  // A row written earlier lends its strings' memory to this one.
+  if (!free_rows_.empty()) {
+    pending_.push_back(std::move(free_rows_.back()));
+    free_rows_.pop_back();
+  } else {
+    pending_.emplace_back();
+  }
+  StoredRecord& row = pending_.back();
+  sealInto(row, event, head_seq_ + 1, head_hash_);
   head_seq_ = row.seq;
-  head_hash_ = row.hash;
+  head_hash_.assign(row.hash);
   if (event.type != EventType::Checkpoint) ++since_checkpoint_;
-  pending_.push_back(std::move(row));
   pending_user_.push_back(user);
 }
 
@@ -370,6 +377,9 @@ void AuditLog::release() {
     ++n;
   }
   if (n == 0) return;
+  for (size_t i = 0; i < n && free_rows_.size() < options_.batch; ++i) {
+    free_rows_.push_back(std::move(pending_[i]));
+  }
   pending_.erase(pending_.begin(), pending_.begin() + static_cast<ptrdiff_t>(n));
   pending_user_.erase(pending_user_.begin(), pending_user_.begin() + static_cast<ptrdiff_t>(n));
   std::vector<std::function<void()>> ready;
@@ -434,7 +444,9 @@ void AuditLog::run() {
     if (stop_) return;
     // The sealed events become spares for the sessions (their strings'
     // memory is reused, not freed here and allocated again there).
-    if (spare_.empty()) spare_.swap(events);
+    for (size_t i = 0; i < events.size() && spare_.size() < options_.batch; ++i) {
+      spare_.push_back(std::move(events[i]));
+    }
     events.clear();
     events.swap(incoming_);
     user.swap(incoming_user_);

@@ -179,6 +179,9 @@ class AuditLog {
   uint64_t head_seq_ = 0;
   std::string head_hash_ = kGenesisHash;
   std::vector<StoredRecord> pending_;
+  /// Written rows whose memory seal() reuses; like the spare events, at most
+  /// one batch of them is kept.
+  std::vector<StoredRecord> free_rows_;
   std::vector<bool> pending_user_;
   uint64_t since_checkpoint_ = 0;
   std::chrono::steady_clock::time_point checkpoint_due_{};

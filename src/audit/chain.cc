@@ -19,8 +19,17 @@
 namespace pgw::audit {
 namespace {
 
-std::string hex(const unsigned char* p, size_t n) {
-  return toHex(Bytes(reinterpret_cast<const std::byte*>(p), n));
+/// Appends hex(SHA-256(prev || record)) to `out`. The low-level SHA-256 (see
+/// the include above): no provider lookup per record, and prev and the
+/// record are hashed in place, not copied into one buffer first.
+void appendChainHash(std::string& out, std::string_view prev, std::string_view record) {
+  SHA256_CTX ctx;
+  SHA256_Init(&ctx);
+  SHA256_Update(&ctx, prev.data(), prev.size());
+  SHA256_Update(&ctx, record.data(), record.size());
+  unsigned char digest[SHA256_DIGEST_LENGTH];
+  SHA256_Final(digest, &ctx);
+  appendHex(out, Bytes(reinterpret_cast<const std::byte*>(digest), sizeof digest));
 }
 
 std::string base64(const unsigned char* p, size_t n) {
@@ -63,31 +72,32 @@ Result<std::shared_ptr<EVP_PKEY>> readKey(const std::string& path, Reader read) 
 }  // namespace
 
 std::string chainHash(std::string_view prev, std::string_view record) {
-  // The low-level SHA-256 (see the include above): no provider lookup per
-  // record, and prev and the record are hashed in place, not copied into
-  // one buffer first.
-  SHA256_CTX ctx;
-  SHA256_Init(&ctx);
-  SHA256_Update(&ctx, prev.data(), prev.size());
-  SHA256_Update(&ctx, record.data(), record.size());
-  unsigned char digest[SHA256_DIGEST_LENGTH];
-  SHA256_Final(digest, &ctx);
-  return hex(digest, sizeof digest);
+  std::string out;
+  appendChainHash(out, prev, record);
+  return out;
 }
 
 StoredRecord sealRecord(const AuditEvent& event, uint64_t seq, std::string prev) {
   StoredRecord row;
-  row.gateway_id = event.gateway_id;
-  row.seq = seq;
-  row.record = canonicalJson(event, seq);
-  row.hash = chainHash(prev, row.record);
-  row.prev = std::move(prev);
-  row.time_us = event.time.time_since_epoch().count();
-  row.type = std::string(toString(event.type));
-  row.session_id = event.session_id;
-  row.subject = event.subject_id;
-  row.decision = event.decision;
+  sealInto(row, event, seq, prev);
   return row;
+}
+
+void sealInto(StoredRecord& row, const AuditEvent& event, uint64_t seq, std::string_view prev) {
+  row.gateway_id.assign(event.gateway_id);
+  row.seq = seq;
+  row.record.clear();
+  appendCanonicalJson(row.record, event, seq);
+  row.hash.clear();
+  appendChainHash(row.hash, prev, row.record);
+  row.prev.assign(prev);
+  row.time_us = event.time.time_since_epoch().count();
+  row.type.assign(toString(event.type));
+  row.session_id = event.session_id;
+  row.subject.assign(event.subject_id);
+  row.decision.assign(event.decision);
+  row.prune_through = 0;
+  row.position = 0;
 }
 
 void deriveColumns(const ParsedRecord& parsed, StoredRecord& row) {

@@ -60,6 +60,10 @@ std::string chainHash(std::string_view prev, std::string_view record);
 
 /// Serializes `event` as record `seq` after `prev` and fills every column.
 StoredRecord sealRecord(const AuditEvent& event, uint64_t seq, std::string prev);
+/// The same into `row`, whose strings' memory is reused (the audit log's
+/// writer recycles rows). Every field is assigned; `prev` must not alias
+/// any of `row`'s strings.
+void sealInto(StoredRecord& row, const AuditEvent& event, uint64_t seq, std::string_view prev);
 
 /// Fills the indexed copies from a parsed record (what they must equal).
 void deriveColumns(const ParsedRecord& parsed, StoredRecord& row);

@@ -83,23 +83,34 @@ std::pair<int64_t, int64_t> timeRange(std::span<const StoredRecord> records) {
 }
 
 /// What a segment holding `records` is found by (sorted, no duplicates).
-/// Neighbouring records mostly share a session and subject: those repeats
-/// are skipped before the sort.
+/// The values are gathered and made unique first, so a key string is built
+/// once per distinct session, subject and decision, not once per record.
 std::vector<std::string> segmentKeys(std::span<const StoredRecord> records) {
-  std::vector<std::string> keys;
-  const StoredRecord* last = nullptr;
+  std::vector<uint64_t> sessions;
+  std::vector<std::string_view> subjects;
+  std::vector<std::string_view> decisions;
+  auto add = [](auto& values, auto value) {
+    // Neighbouring records mostly share a session and subject.
+    if (values.empty() || values.back() != value) values.push_back(value);
+  };
   for (const StoredRecord& r : records) {
-    if (last == nullptr || r.session_id != last->session_id) {
-      keys.push_back(fmt::format("session:{}", r.session_id));
-    }
-    if (!r.subject.empty() && (last == nullptr || r.subject != last->subject)) {
-      keys.push_back("subject:" + r.subject);
-    }
-    if (!r.decision.empty() && r.decision != "allow") keys.push_back("decision:" + r.decision);
-    last = &r;
+    add(sessions, r.session_id);
+    if (!r.subject.empty()) add(subjects, std::string_view(r.subject));
+    if (!r.decision.empty() && r.decision != "allow") add(decisions, std::string_view(r.decision));
   }
-  std::sort(keys.begin(), keys.end());
-  keys.erase(std::unique(keys.begin(), keys.end()), keys.end());
+  auto unique = [](auto& values) {
+    std::sort(values.begin(), values.end());
+    values.erase(std::unique(values.begin(), values.end()), values.end());
+  };
+  unique(sessions);
+  unique(subjects);
+  unique(decisions);
+  std::vector<std::string> keys;
+  keys.reserve(sessions.size() + subjects.size() + decisions.size());
+  for (uint64_t id : sessions) keys.push_back(fmt::format("session:{}", id));
+  for (std::string_view v : subjects) keys.push_back(fmt::format("subject:{}", v));
+  for (std::string_view v : decisions) keys.push_back(fmt::format("decision:{}", v));
+  std::sort(keys.begin(), keys.end());  // session ids sort as text
   return keys;
 }
 

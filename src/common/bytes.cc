@@ -86,14 +86,21 @@ void ByteWriter::endMessage() {
 }
 
 std::string toHex(Bytes b) {
-  static constexpr char kHex[] = "0123456789abcdef";
-  std::string out(b.size() * 2, '\0');
-  for (size_t i = 0; i < b.size(); ++i) {
-    const auto v = std::to_integer<unsigned>(b[i]);
-    out[2 * i] = kHex[v >> 4];
-    out[2 * i + 1] = kHex[v & 0xf];
-  }
+  std::string out;
+  appendHex(out, b);
   return out;
+}
+
+void appendHex(std::string& out, Bytes b) {
+  static constexpr char kHex[] = "0123456789abcdef";
+  const size_t at = out.size();
+  out.resize(at + b.size() * 2);
+  char* p = out.data() + at;
+  for (std::byte byte : b) {
+    const auto v = std::to_integer<unsigned>(byte);
+    *p++ = kHex[v >> 4];
+    *p++ = kHex[v & 0xf];
+  }
 }
 
 }  // namespace pgw

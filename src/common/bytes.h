@@ -22,6 +22,8 @@ inline std::string_view asChars(Bytes b) {
 }
 /// Lower-case hex of `b`, two characters per byte.
 std::string toHex(Bytes b);
+/// The same, appended to `out`.
+void appendHex(std::string& out, Bytes b);
 
 inline Bytes asBytes(std::string_view s) {
   return {reinterpret_cast<const std::byte*>(s.data()), s.size()};

@@ -43,6 +43,35 @@ TEST(Chain, HashIsSha256OfPrevAndRecord) {
             "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
 }
 
+TEST(Chain, SealingIntoAUsedRowGivesWhatAFreshRowGets) {
+  // The audit log's writer seals into rows it wrote before.
+  AuditEvent longer = testing::statement(7);
+  longer.gateway_id = "a-much-longer-gateway-id";
+  longer.statement.append(500, 'x');
+  longer.subject_id = "a-much-longer-subject-id@example.com";
+  longer.decision = "review";
+  StoredRecord row = sealRecord(longer, 99, std::string(64, 'f'));
+  row.prune_through = 12;
+  row.position = 34;
+
+  AuditEvent e = testing::statement(2);
+  e.gateway_id = "gw";
+  sealInto(row, e, 3, kGenesisHash);
+  const StoredRecord fresh = sealRecord(e, 3, kGenesisHash);
+  EXPECT_EQ(row.gateway_id, fresh.gateway_id);
+  EXPECT_EQ(row.seq, fresh.seq);
+  EXPECT_EQ(row.prev, fresh.prev);
+  EXPECT_EQ(row.hash, fresh.hash);
+  EXPECT_EQ(row.record, fresh.record);
+  EXPECT_EQ(row.time_us, fresh.time_us);
+  EXPECT_EQ(row.type, fresh.type);
+  EXPECT_EQ(row.session_id, fresh.session_id);
+  EXPECT_EQ(row.subject, fresh.subject);
+  EXPECT_EQ(row.decision, fresh.decision);
+  EXPECT_EQ(row.prune_through, 0u);
+  EXPECT_EQ(row.position, 0u);
+}
+
 TEST(Chain, IntactChainVerifies) {
   auto r = verifyRows(chainOf(20));
   EXPECT_TRUE(r.ok) << r.problem;

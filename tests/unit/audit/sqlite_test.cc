@@ -128,6 +128,35 @@ TEST_F(SqliteAudit, WrittenRecordsVerifyAndAreQueryable) {
   EXPECT_EQ((*store)->query(q)->size(), 2u);  // i = 0 and 6
 }
 
+TEST_F(SqliteAudit, EverySessionAndSubjectOfASegmentFindsIt) {
+  // One segment, sessions interleaved as concurrent sessions write, with
+  // ids that sort differently as numbers and as text.
+  std::vector<std::unique_ptr<Sink>> sinks;
+  sinks.push_back(testing::sqliteSink(db_));
+  auto log = testing::openLog(testing::fastOptions(), std::move(sinks));
+  const uint64_t sessions[] = {10, 9, 100, 9, 10, 1000, 9};
+  for (size_t i = 0; i < std::size(sessions); ++i) {
+    AuditEvent e = testing::statement(static_cast<int>(i));
+    e.session_id = sessions[i];
+    e.subject_id = "agent-" + std::to_string(sessions[i] % 7);
+    ASSERT_TRUE(log->tryReserve());
+    log->submit(std::move(e));
+  }
+  log->flush();
+  log.reset();
+  auto r = verifyDb(db_);
+  EXPECT_TRUE(r.ok) << r.problem;
+  auto store = Store::openSqlite(db_);
+  for (const auto& [session, n] : {std::pair{9u, 3u}, {10u, 2u}, {100u, 1u}, {1000u, 1u}}) {
+    Query q;
+    q.session_id = session;
+    EXPECT_EQ((*store)->query(q)->size(), n) << "session " << session;
+  }
+  Query q;
+  q.subject = "agent-2";  // sessions 9 and 100
+  EXPECT_EQ((*store)->query(q)->size(), 4u);
+}
+
 TEST_F(SqliteAudit, EditingAnyRecordBreaksVerifyAtThatRecord) {
   write(6);
   const std::string pristine = dir_.file("pristine.db");
