@@ -20,21 +20,33 @@ RecordedStatement redactStatement(ParamMode mode, std::string_view text,
                                   std::string_view normalized,
                                   std::span<const std::optional<std::string>> parameters) {
   RecordedStatement out;
+  redactStatementInto(mode, text, normalized, parameters, out);
+  return out;
+}
+
+void redactStatementInto(ParamMode mode, std::string_view text, std::string_view normalized,
+                         std::span<const std::optional<std::string>> parameters,
+                         RecordedStatement& out) {
   if (mode == ParamMode::Full) {
-    out.text = std::string(text);
+    out.text.assign(text);
     out.parameters.assign(parameters.begin(), parameters.end());
-    return out;
+    return;
   }
   // A text without literals normalizes to itself; an empty normalized form
   // with a non-empty text means the analyzer could not produce one.
-  out.text = std::string(!normalized.empty() || text.empty() ? normalized : kUnnormalized);
-  if (mode == ParamMode::Redacted) {
-    out.parameters.reserve(parameters.size());
-    for (const auto& p : parameters) {
-      out.parameters.emplace_back(p ? std::optional<std::string>(kRedacted) : std::nullopt);
+  out.text.assign(!normalized.empty() || text.empty() ? normalized : kUnnormalized);
+  if (mode == ParamMode::None) {
+    out.parameters.clear();
+    return;
+  }
+  out.parameters.resize(parameters.size());
+  for (size_t i = 0; i < parameters.size(); ++i) {
+    if (parameters[i]) {
+      out.parameters[i] = kRedacted;
+    } else {
+      out.parameters[i].reset();
     }
   }
-  return out;
 }
 
 bool looksLikeSecretStatement(std::string_view kind, std::string_view object_type) {

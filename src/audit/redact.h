@@ -40,6 +40,11 @@ struct RecordedStatement {
 RecordedStatement redactStatement(ParamMode mode, std::string_view text,
                                   std::string_view normalized,
                                   std::span<const std::optional<std::string>> parameters);
+/// The same written into `out` (its strings' memory is reused). `parameters`
+/// must not be `out.parameters`.
+void redactStatementInto(ParamMode mode, std::string_view text, std::string_view normalized,
+                         std::span<const std::optional<std::string>> parameters,
+                         RecordedStatement& out);
 
 /// True for statements whose text or parameters may hold a password or a
 /// connection string: `kind` as policies name it ("alter_role"), with the

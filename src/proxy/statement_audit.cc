@@ -115,8 +115,10 @@ audit::EventPtr StatementAudit::statementEvent(
     mode = audit::ParamMode::Redacted;
   }
   const std::string_view normalized = info != nullptr ? std::string_view(info->normalized) : "";
-  auto recorded = audit::redactStatement(mode, text, normalized, parameters);
-  ev.statement.assign(recorded.text);  // into the spare's buffer
+  // Written into the spare's buffers (emptied, not freed, by the reset).
+  audit::RecordedStatement recorded{std::move(ev.statement), std::move(ev.parameters)};
+  audit::redactStatementInto(mode, text, normalized, parameters, recorded);
+  ev.statement = std::move(recorded.text);
   ev.parameters = std::move(recorded.parameters);
   size_t ntables = 0;
   if (info != nullptr) {
@@ -159,7 +161,7 @@ void StatementAudit::skipGroup(uint64_t group, std::string_view reason) {
     Pending p = std::move(queue_.front());
     queue_.pop_front();
     if (p.entry == Entry::DeniedError) continue;  // the server skips the marker too
-    p.event->reason = std::string(reason);
+    p.event->reason.assign(reason);
     finish(p);
   }
 }
@@ -224,8 +226,12 @@ void StatementAudit::bind(const protocol::Bind& bind, const AuditDecision* reche
     const uint32_t type = i < types.size() ? types[i] : 0;
     if (!value) {
       portal.parameters.emplace_back(std::nullopt);
-    } else {
+    } else if (mode_ == audit::ParamMode::Full) {
       portal.parameters.emplace_back(parameterText(type, format, *value));
+    } else {
+      // Redacted or None: the value is never recorded, only whether it is
+      // NULL (a statement's mode only ever narrows from Full).
+      portal.parameters.emplace_back(std::string());
     }
     ++i;
   }
@@ -297,7 +303,7 @@ void StatementAudit::commandComplete(std::string_view tag) {
   if (queue_.empty() || queue_.front().entry != Entry::Statement) return;
   Pending p = std::move(queue_.front());
   queue_.pop_front();
-  p.event->command_tag = std::string(tag);
+  p.event->command_tag.assign(tag);
   p.event->rows = rowsFromTag(tag);
   finish(p);
 }
@@ -327,7 +333,7 @@ void StatementAudit::error(std::string_view sqlstate) {
   if (front.entry == Entry::End) return;  // a Parse/Bind/Describe failed
   Pending p = std::move(front);
   queue_.pop_front();
-  p.event->sqlstate = std::string(sqlstate);
+  p.event->sqlstate.assign(sqlstate);
   const uint64_t group = p.group;
   finish(p);
   skipGroup(group, kNotRunAfterError);
@@ -349,7 +355,7 @@ void StatementAudit::abandon(std::string_view reason) {
     Pending p = std::move(queue_.front());
     queue_.pop_front();
     if (p.entry != Entry::Statement && p.entry != Entry::FunctionCall) continue;
-    p.event->reason = std::string(reason);
+    p.event->reason.assign(reason);
     finish(p);
   }
 }

@@ -40,6 +40,22 @@ TEST(Redact, AnUnparsedStatementIsNotKeptRaw) {
   EXPECT_EQ(redactStatement(ParamMode::Redacted, "", "", {}).text, "");
 }
 
+TEST(Redact, WritingIntoUsedBuffersKeepsNothingOfWhatTheyHeld) {
+  // A session recycles its events: the buffers held another statement.
+  const std::vector<std::optional<std::string>> two = {std::string("42"), std::nullopt};
+  for (ParamMode mode : {ParamMode::Full, ParamMode::Redacted, ParamMode::None}) {
+    RecordedStatement out{"SELECT 'earlier secret', $1, $2, $3", kParams};
+    redactStatementInto(mode, "SELECT 1 + $1", "SELECT $2 + $1", two, out);
+    const RecordedStatement fresh = redactStatement(mode, "SELECT 1 + $1", "SELECT $2 + $1", two);
+    EXPECT_EQ(out.text, fresh.text);
+    EXPECT_EQ(out.parameters, fresh.parameters);
+  }
+  RecordedStatement out{"SELECT 'earlier secret'", kParams};
+  redactStatementInto(ParamMode::Redacted, "SELECT 1", "SELECT $1", two, out);
+  EXPECT_EQ(out.parameters,
+            (std::vector<std::optional<std::string>>{std::string(kRedacted), std::nullopt}));
+}
+
 TEST(Redact, SecretStatementKinds) {
   EXPECT_TRUE(looksLikeSecretStatement("alter_role"));
   EXPECT_TRUE(looksLikeSecretStatement("create_role"));
