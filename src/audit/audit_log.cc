@@ -181,13 +181,20 @@ void AuditLog::whenRoom(std::function<void()> callback) {
   wake_.notify_one();
 }
 
-AuditLog::Ticket AuditLog::submit(EventPtr event, EventPtr* spare) {
+AuditLog::Ticket AuditLog::submit(const AuditEvent& event) {
+  // Rendered into this thread's buffer before the lock is taken; a buffer
+  // the writer is done with takes its place for the next event.
+  thread_local RenderedEvent rendered;
+  renderEvent(event, options_.gateway_id, rendered);
   bool wake = false;
   Ticket ticket = 0;
   {
     std::lock_guard lock(mu_);
-    incoming_.push_back(std::move(event));
-    takeSpare(spare);
+    incoming_.push_back(std::move(rendered));
+    if (!free_rendered_.empty()) {
+      rendered = std::move(free_rendered_.back());
+      free_rendered_.pop_back();
+    }
     incoming_user_.push_back(true);
     busy_ = true;
     ticket = ++submitted_;
@@ -197,17 +204,10 @@ AuditLog::Ticket AuditLog::submit(EventPtr event, EventPtr* spare) {
   return ticket;
 }
 
-AuditLog::Ticket AuditLog::submitUnreserved(EventPtr event, EventPtr* spare) {
+AuditLog::Ticket AuditLog::submitUnreserved(const AuditEvent& event) {
   // Always admitted: the reservation is taken here, past the capacity.
   in_flight_.fetch_add(1, std::memory_order_relaxed);
-  return submit(std::move(event), spare);
-}
-
-void AuditLog::takeSpare(EventPtr* spare) {
-  if (spare != nullptr && !spare_.empty()) {
-    *spare = std::move(spare_.back());
-    spare_.pop_back();
-  }
+  return submit(event);
 }
 
 bool AuditLog::durable(Ticket ticket) const {
@@ -263,8 +263,13 @@ AuditLog::Stats AuditLog::stats() const {
   return s;
 }
 
-void AuditLog::seal(AuditEvent& event, bool user) {
-  event.gateway_id.assign(options_.gateway_id);
+void AuditLog::sealEvent(const AuditEvent& event) {
+  RenderedEvent rendered;
+  renderEvent(event, options_.gateway_id, rendered);
+  seal(rendered, false);
+}
+
+void AuditLog::seal(const RenderedEvent& event, bool user) {
   // A row written earlier lends its strings' memory to this one.
   if (!free_rows_.empty()) {
     pending_.push_back(std::move(free_rows_.back()));
@@ -273,7 +278,7 @@ void AuditLog::seal(AuditEvent& event, bool user) {
     pending_.emplace_back();
   }
   StoredRecord& row = pending_.back();
-  sealInto(row, event, head_seq_ + 1, head_hash_);
+  sealInto(row, event, options_.gateway_id, head_seq_ + 1, head_hash_);
   head_seq_ = row.seq;
   head_hash_.assign(row.hash);
   if (event.type != EventType::Checkpoint) ++since_checkpoint_;
@@ -295,7 +300,7 @@ void AuditLog::maybeCheckpoint(Clock::time_point now) {
     return;
   }
   e.signature = std::move(*sig);
-  seal(e, false);
+  sealEvent(e);
   since_checkpoint_ = 0;
   checkpoint_due_ = now + options_.checkpoint_interval;
 }
@@ -324,7 +329,7 @@ void AuditLog::maybePrune(Clock::time_point now) {
     e.detail = fmt::format("records up to {} are older than the retention period", (*k)->seq);
     e.anchor_seq = (*k)->seq;
     e.anchor_hash = (*k)->hash;
-    seal(e, false);
+    sealEvent(e);
     pending_.back().prune_through = (*k)->seq;
     // More may be due (a pass removes at most prune_chunk records).
     prune_due_ = now + std::min<std::chrono::milliseconds>(std::chrono::seconds(1),
@@ -410,15 +415,15 @@ Clock::time_point AuditLog::nextWake() const {
 }
 
 void AuditLog::run() {
-  std::vector<EventPtr> events;
+  std::vector<RenderedEvent> events;
   std::vector<bool> user;
   std::vector<std::function<void()>> waiters;
-  for (AuditEvent& e : joined_) seal(e, false);
+  for (const AuditEvent& e : joined_) sealEvent(e);
   joined_.clear();
   for (;;) {
     for (auto& w : waiters) w();
     waiters.clear();
-    for (size_t i = 0; i < events.size(); ++i) seal(*events[i], user[i]);
+    for (size_t i = 0; i < events.size(); ++i) seal(events[i], user[i]);
     user.clear();
     const auto now = Clock::now();
     maybeCheckpoint(now);
@@ -442,10 +447,10 @@ void AuditLog::run() {
       });
     }
     if (stop_) return;
-    // The sealed events become spares for the sessions (their strings'
+    // The sealed events' buffers go back to the submitting threads (their
     // memory is reused, not freed here and allocated again there).
-    for (size_t i = 0; i < events.size() && spare_.size() < options_.batch; ++i) {
-      spare_.push_back(std::move(events[i]));
+    for (size_t i = 0; i < events.size() && free_rendered_.size() < options_.batch; ++i) {
+      free_rendered_.push_back(std::move(events[i]));
     }
     events.clear();
     events.swap(incoming_);

@@ -97,19 +97,13 @@ class AuditLog {
   /// become durable in that order.
   using Ticket = uint64_t;
   /// Queues an event, consuming a reservation. Never blocks, never drops.
-  Ticket submit(AuditEvent event) { return submit(std::make_unique<AuditEvent>(std::move(event))); }
-  /// The same by pointer. With `spare`, also hands back an event the writer
-  /// is done with (when one is left): its fields still hold an earlier
-  /// record, so assign a whole event to it (`*spare = base`) before filling
-  /// it; the assignment reuses the strings' memory, so a session that
-  /// recycles allocates little per statement and the writer frees little.
-  Ticket submit(EventPtr event, EventPtr* spare = nullptr);
+  /// The event is rendered here, on the calling thread, where it was just
+  /// filled (event.h, RenderedEvent): the caller keeps it and may refill it
+  /// at once, and the writer only chains and stores the rendered bytes.
+  Ticket submit(const AuditEvent& event);
   /// Queues a session or config event without a reservation: always
   /// accepted, even past the capacity (they are few and must not be lost).
-  Ticket submitUnreserved(AuditEvent event) {
-    return submitUnreserved(std::make_unique<AuditEvent>(std::move(event)));
-  }
-  Ticket submitUnreserved(EventPtr event, EventPtr* spare = nullptr);
+  Ticket submitUnreserved(const AuditEvent& event);
   /// Whether the event of `ticket` (and every one before it) is stored by
   /// every sink.
   bool durable(Ticket ticket) const;
@@ -141,14 +135,14 @@ class AuditLog {
   AuditLog(Options options, std::vector<std::unique_ptr<Sink>> sinks);
   Status start();
   void run();
-  void seal(AuditEvent& event, bool user);
+  void seal(const RenderedEvent& event, bool user);
+  /// Renders and seals an event of the trail itself (anchor, checkpoint).
+  void sealEvent(const AuditEvent& event);
   void maybeCheckpoint(std::chrono::steady_clock::time_point now);
   void maybePrune(std::chrono::steady_clock::time_point now);
   void writeSinks(std::chrono::steady_clock::time_point now);
   void release();
   std::chrono::steady_clock::time_point nextWake() const;
-  /// Moves a spare into `spare` when there is one (mu_ held).
-  void takeSpare(EventPtr* spare);
   /// Whether a submit must wake the writer (mu_ held).
   bool wakesWriter() const;
 
@@ -163,10 +157,12 @@ class AuditLog {
   /// runs once per statement); released by the writer under mu_, so a
   /// waiter registered under mu_ never misses the room it frees.
   std::atomic<size_t> in_flight_ = 0;
-  std::vector<EventPtr> incoming_;
+  std::vector<RenderedEvent> incoming_;
   std::vector<bool> incoming_user_;
   std::vector<std::function<void()>> waiters_;
-  std::vector<EventPtr> spare_;  ///< sealed events handed back by submit()
+  /// Rendered events the writer is done with: submit() renders into them
+  /// next (their memory is reused); at most one batch is kept.
+  std::vector<RenderedEvent> free_rendered_;
   std::atomic<bool> stop_ = false;
   bool busy_ = true;      ///< the writer holds work not yet durable
   size_t flushers_ = 0;   ///< threads in flush(): no gathering while they wait
@@ -179,8 +175,7 @@ class AuditLog {
   uint64_t head_seq_ = 0;
   std::string head_hash_ = kGenesisHash;
   std::vector<StoredRecord> pending_;
-  /// Written rows whose memory seal() reuses; like the spare events, at most
-  /// one batch of them is kept.
+  /// Written rows whose memory seal() reuses; at most one batch is kept.
   std::vector<StoredRecord> free_rows_;
   std::vector<bool> pending_user_;
   uint64_t since_checkpoint_ = 0;

@@ -84,17 +84,25 @@ StoredRecord sealRecord(const AuditEvent& event, uint64_t seq, std::string prev)
 }
 
 void sealInto(StoredRecord& row, const AuditEvent& event, uint64_t seq, std::string_view prev) {
-  row.gateway_id.assign(event.gateway_id);
+  // One path for every record: rendered, then sealed.
+  RenderedEvent rendered;
+  renderEvent(event, event.gateway_id, rendered);
+  sealInto(row, rendered, event.gateway_id, seq, prev);
+}
+
+void sealInto(StoredRecord& row, const RenderedEvent& event, std::string_view gateway_id,
+              uint64_t seq, std::string_view prev) {
+  row.gateway_id.assign(gateway_id);
   row.seq = seq;
   row.record.clear();
-  appendCanonicalJson(row.record, event, seq);
+  appendRecord(row.record, event, seq);
   row.hash.clear();
   appendChainHash(row.hash, prev, row.record);
   row.prev.assign(prev);
-  row.time_us = event.time.time_since_epoch().count();
+  row.time_us = event.time_us;
   row.type.assign(toString(event.type));
   row.session_id = event.session_id;
-  row.subject.assign(event.subject_id);
+  row.subject.assign(event.subject);
   row.decision.assign(event.decision);
   row.prune_through = 0;
   row.position = 0;

@@ -64,6 +64,10 @@ StoredRecord sealRecord(const AuditEvent& event, uint64_t seq, std::string prev)
 /// writer recycles rows). Every field is assigned; `prev` must not alias
 /// any of `row`'s strings.
 void sealInto(StoredRecord& row, const AuditEvent& event, uint64_t seq, std::string_view prev);
+/// The same for an event rendered beforehand (event.h) by gateway
+/// `gateway_id`: what the audit log's writer does.
+void sealInto(StoredRecord& row, const RenderedEvent& event, std::string_view gateway_id,
+              uint64_t seq, std::string_view prev);
 
 /// Fills the indexed copies from a parsed record (what they must equal).
 void deriveColumns(const ParsedRecord& parsed, StoredRecord& row);

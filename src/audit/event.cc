@@ -99,6 +99,8 @@ class Writer {
   }
   /// A JSON string: quoted, escaped the canonical way.
   void string(std::string_view s);
+  /// Bytes written so far (what `s` holds once the writer is done).
+  size_t size() const { return n_; }
 
  private:
   char* room(size_t k) {
@@ -192,7 +194,12 @@ TimePoint nowUs() {
   return std::chrono::time_point_cast<std::chrono::microseconds>(std::chrono::system_clock::now());
 }
 
-void appendCanonicalJson(std::string& out, const AuditEvent& e, uint64_t seq) {
+namespace {
+
+/// The canonical JSON of `e` with `gateway_id`. With no `seq`, the seq
+/// member is left out and `*seq_at` says where it belongs.
+void writeRecord(std::string& out, const AuditEvent& e, std::string_view gateway_id,
+                 std::optional<uint64_t> seq, size_t* seq_at) {
   // Each key is written with its punctuation as one literal, in sorted order.
   Writer w(out);
   w.raw(R"({"anchor_hash":)");
@@ -218,7 +225,7 @@ void appendCanonicalJson(std::string& out, const AuditEvent& e, uint64_t seq) {
   w.raw(R"(,"fingerprint":)");
   w.string(e.fingerprint);
   w.raw(R"(,"gateway_id":)");
-  w.string(e.gateway_id);
+  w.string(gateway_id);
   w.raw(R"(,"masked":[)");
   for (size_t i = 0; i < e.masked.size(); ++i) {
     if (i != 0) w.ch(',');
@@ -249,8 +256,12 @@ void appendCanonicalJson(std::string& out, const AuditEvent& e, uint64_t seq) {
   w.integer(e.rows);
   w.raw(R"(,"rule":)");
   w.string(e.rule);
-  w.raw(R"(,"seq":)");
-  w.integer(seq);
+  if (seq) {
+    w.raw(R"(,"seq":)");
+    w.integer(*seq);
+  } else {
+    *seq_at = w.size();
+  }
   w.raw(R"(,"session_id":)");
   w.integer(e.session_id);
   w.raw(R"(,"signature":)");
@@ -279,6 +290,30 @@ void appendCanonicalJson(std::string& out, const AuditEvent& e, uint64_t seq) {
   w.raw(R"(,"upstream_role":)");
   w.string(e.upstream_role);
   w.ch('}');
+}
+
+}  // namespace
+
+void appendCanonicalJson(std::string& out, const AuditEvent& e, uint64_t seq) {
+  writeRecord(out, e, e.gateway_id, seq, nullptr);
+}
+
+void renderEvent(const AuditEvent& event, std::string_view gateway_id, RenderedEvent& out) {
+  out.json.clear();
+  writeRecord(out.json, event, gateway_id, std::nullopt, &out.seq_at);
+  out.time_us = event.time.time_since_epoch().count();
+  out.type = event.type;
+  out.session_id = event.session_id;
+  out.subject.assign(event.subject_id);
+  out.decision.assign(event.decision);
+}
+
+void appendRecord(std::string& out, const RenderedEvent& rendered, uint64_t seq) {
+  const std::string_view json = rendered.json;
+  out.append(json.substr(0, rendered.seq_at)).append(R"(,"seq":)");
+  char digits[24];
+  out.append(digits, std::to_chars(digits, digits + sizeof digits, seq).ptr);
+  out.append(json.substr(rendered.seq_at));
 }
 
 std::string canonicalJson(const AuditEvent& event, uint64_t seq) {

@@ -51,7 +51,7 @@ struct MaskedColumn {
 struct AuditEvent {
   EventType type = EventType::Statement;
   TimePoint time{};        ///< when the statement (or session event) started
-  std::string gateway_id;  ///< filled by AuditLog when empty
+  std::string gateway_id;  ///< AuditLog records its own gateway id here
   uint64_t session_id = 0;
 
   // Who.
@@ -100,8 +100,8 @@ struct AuditEvent {
   bool operator==(const AuditEvent&) const = default;
 };
 
-/// Events travel from a session to the audit log's writer and back (as
-/// spares, see AuditLog::submit) by pointer: the struct is large.
+/// A session keeps the events it fills by pointer (the struct is large) and
+/// reuses them, statement after statement.
 using EventPtr = std::unique_ptr<AuditEvent>;
 
 /// The canonical JSON of `event` as record number `seq` of its gateway's
@@ -109,6 +109,26 @@ using EventPtr = std::unique_ptr<AuditEvent>;
 std::string canonicalJson(const AuditEvent& event, uint64_t seq);
 /// Appends the same to `out` (the writer reuses one buffer).
 void appendCanonicalJson(std::string& out, const AuditEvent& event, uint64_t seq);
+
+/// An event rendered before it has a place in the chain: its canonical JSON
+/// with the `,"seq":N` member left out at `seq_at`, and the columns sinks
+/// index. AuditLog::submit renders on the submitting thread, where the
+/// event was just filled; the writer only inserts the seq and hashes.
+struct RenderedEvent {
+  std::string json;
+  size_t seq_at = 0;
+  int64_t time_us = 0;
+  EventType type = EventType::Statement;
+  uint64_t session_id = 0;
+  std::string subject;
+  std::string decision;
+};
+/// Renders `event` as recorded by gateway `gateway_id` into `out`, reusing
+/// its memory. With the seq inserted, `out.json` is exactly
+/// canonicalJson(event with that gateway_id, seq).
+void renderEvent(const AuditEvent& event, std::string_view gateway_id, RenderedEvent& out);
+/// The record of `rendered` as number `seq`, appended to `out`.
+void appendRecord(std::string& out, const RenderedEvent& rendered, uint64_t seq);
 
 /// A record read back: its sequence number and event.
 struct ParsedRecord {

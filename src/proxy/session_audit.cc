@@ -85,14 +85,14 @@ void ClientSession::auditSessionEvent(audit::EventType type, std::string reason)
 }
 
 void ClientSession::emitAudit(audit::EventPtr event) {
-  audit::EventPtr spare;
   if (audit_credit_ > 0) {
     --audit_credit_;
-    audit_ticket_ = audit_log_->submit(std::move(event), &spare);
+    audit_ticket_ = audit_log_->submit(*event);
   } else {
-    audit_ticket_ = audit_log_->submitUnreserved(std::move(event), &spare);
+    audit_ticket_ = audit_log_->submitUnreserved(*event);
   }
-  if (statement_audit_) statement_audit_->recycle(std::move(spare));
+  // Rendered by submit: the event is this session's to fill again.
+  if (statement_audit_) statement_audit_->recycle(std::move(event));
 }
 
 awaitable<bool> ClientSession::waitAuditDurable() {

@@ -62,8 +62,8 @@ class StatementAudit {
   StatementAudit(audit::AuditEvent session, audit::ParamMode mode, Emit emit)
       : session_(std::move(session)), mode_(mode), emit_(std::move(emit)) {}
   void setNamesMasked(NamesMasked f) { names_masked_ = std::move(f); }
-  /// An event the audit log handed back (AuditLog::submit): a later event
-  /// is built in it, reusing its strings' memory.
+  /// An emitted event the session is done with (AuditLog::submit rendered
+  /// it): a later event is built in it, reusing its strings' memory.
   void recycle(audit::EventPtr spare) {
     if (spare && spares_.size() < kMaxSpares) spares_.push_back(std::move(spare));
   }

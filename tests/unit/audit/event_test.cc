@@ -71,6 +71,35 @@ TEST(CanonicalJson, EverySpecialByteIsEscapedAtEveryOffset) {
   }
 }
 
+TEST(CanonicalJson, ARenderedEventWithItsSeqIsTheCanonicalRecord) {
+  // Sessions render; the writer inserts the seq. The bytes hashed must be
+  // exactly the canonical record, with the log's gateway id, whatever the
+  // event said, into a buffer that held a longer record before.
+  RenderedEvent rendered;
+  AuditEvent longer = testing::statement(3);
+  longer.statement.append(300, 'z');
+  renderEvent(longer, "another-gateway", rendered);
+  for (int t = 0; t <= static_cast<int>(EventType::Anchor); ++t) {
+    for (uint64_t seq : {uint64_t{1}, uint64_t{9}, uint64_t{10}, uint64_t{UINT64_MAX}}) {
+      AuditEvent e = testing::statement(t);
+      e.type = static_cast<EventType>(t);
+      e.gateway_id = "set-by-the-session";
+      e.statement = "SELECT '\"seq\":1,' -- \xff";
+      e.masked = {{"public.users.email", "email", 3}};
+      renderEvent(e, "gw", rendered);
+      std::string record;
+      appendRecord(record, rendered, seq);
+      e.gateway_id = "gw";
+      EXPECT_EQ(record, canonicalJson(e, seq)) << toString(e.type) << " " << seq;
+      EXPECT_EQ(rendered.time_us, e.time.time_since_epoch().count());
+      EXPECT_EQ(rendered.type, e.type);
+      EXPECT_EQ(rendered.session_id, e.session_id);
+      EXPECT_EQ(rendered.subject, e.subject_id);
+      EXPECT_EQ(rendered.decision, e.decision);
+    }
+  }
+}
+
 TEST(CanonicalJson, InvalidUtf8BecomesReplacementCharacters) {
   AuditEvent e;
   e.statement = "ok \xff\xfe end \xc3";  // two stray bytes and a cut sequence
