@@ -212,11 +212,17 @@ void StatementAudit::parse(std::string_view name, std::shared_ptr<const sql::Ana
 
 void StatementAudit::bind(const protocol::Bind& bind, const AuditDecision* recheck_denial,
                           std::string review_id) {
-  Portal portal;
+  // Clients bind the same (mostly unnamed) portal statement after
+  // statement: its entry and parameter list are reused, every field set.
+  Portal& portal = portals_[std::string(bind.portal)];
   portal.review_id = std::move(review_id);
+  portal.parameters.clear();
+  portal.denied = false;
   if (auto it = statements_.find(std::string(bind.statement)); it != statements_.end()) {
-    portal.statement = it->second;
+    if (portal.statement != it->second) portal.statement = it->second;
     portal.denied = it->second->denied;
+  } else {
+    portal.statement.reset();
   }
   const size_t nformats = bind.param_formats.size();
   size_t i = 0;
@@ -247,7 +253,6 @@ void StatementAudit::bind(const protocol::Bind& bind, const AuditDecision* reche
     push(Entry::DeniedError);
     portal.denied = true;
   }
-  portals_.insert_or_assign(std::string(bind.portal), std::move(portal));
 }
 
 void StatementAudit::execute(std::string_view portal) {
