@@ -150,32 +150,35 @@ TEST(StatementAudit, ABoundAgainPortalKeepsNothingOfItsEarlierBind) {
   AuditDecision deny{"deny", "access:read", "p", 0};
   sa.parse("refused", analysis("DELETE FROM t WHERE id = 1"), deny, true);
   sa.parse("ok", analysis("SELECT $1::int, $2::int"), kAllow, false);
+  sa.sync();
+  sa.error("42501");  // the refused Parse's marker
+  sa.readyForQuery();
   sa.bind(bindOf("refused", {}), nullptr, "rev-9");
   sa.execute("");  // refused: recorded at its Parse
+  sa.bind(bindOf("missing", {}), nullptr);
+  sa.execute("");
+  sa.sync();
+  sa.error("26000");  // no such prepared statement
+  sa.readyForQuery();
   sa.bind(bindOf("ok", {"1", "2"}), nullptr);
   sa.execute("");
   sa.bind(bindOf("ok", {"3"}), nullptr);
   sa.execute("");
-  sa.bind(bindOf("missing", {}), nullptr);
-  sa.execute("");
   sa.sync();
-  sa.error("42703");  // the refused Parse's marker
   sa.commandComplete("SELECT 1");
   sa.commandComplete("SELECT 1");
-  sa.error("26000");  // no such prepared statement
   sa.readyForQuery();
   ASSERT_EQ(r.events.size(), 4u);
   EXPECT_EQ(r.events[0].decision, "deny");
-  EXPECT_EQ(r.events[1].statement, "SELECT $1::int, $2::int");
-  EXPECT_EQ(r.events[1].parameters,
-            (std::vector<std::optional<std::string>>{std::string("1"), std::string("2")}));
+  EXPECT_EQ(r.events[1].statement, "");
+  EXPECT_EQ(r.events[1].decision, "");
   EXPECT_EQ(r.events[1].review_id, "");
-  EXPECT_EQ(r.events[2].parameters, (std::vector<std::optional<std::string>>{std::string("3")}));
+  EXPECT_EQ(r.events[1].sqlstate, "26000");
+  EXPECT_EQ(r.events[2].statement, "SELECT $1::int, $2::int");
+  EXPECT_EQ(r.events[2].parameters,
+            (std::vector<std::optional<std::string>>{std::string("1"), std::string("2")}));
   EXPECT_EQ(r.events[2].sqlstate, "");
-  EXPECT_EQ(r.events[3].statement, "");
-  EXPECT_EQ(r.events[3].decision, "");
-  EXPECT_TRUE(r.events[3].parameters.empty());
-  EXPECT_EQ(r.events[3].sqlstate, "26000");
+  EXPECT_EQ(r.events[3].parameters, (std::vector<std::optional<std::string>>{std::string("3")}));
 }
 
 TEST(StatementAudit, RedactedModeKeepsTheShapeNotTheValues) {
