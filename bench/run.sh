@@ -673,6 +673,7 @@ report() {
     { key = $1 "|" $2
       tl[key, $3] = tl[key, $3] (tl[key, $3] == "" ? "" : " ") $4
       ll[key, $3] = ll[key, $3] (ll[key, $3] == "" ? "" : " ") $5
+      run[key, $3, ++runs[key, $3]] = $4
       if (!(key in seen)) { seen[key] = 1; order[++n] = key }
       if (!(($3) in tseen)) { tseen[$3] = 1; torder[++m] = $3 } }
     END {
@@ -692,6 +693,8 @@ report() {
         }
       }
       # The cost of auditing: the audit targets against the same policy without it.
+      # With --repeat, also the ratio within each round (the two targets ran
+      # back to back there, so drift on the machine cancels): its median and range.
       for (j = 1; j <= m; j++) {
         t = torder[j]
         if (t !~ /^pgwarden-audit/ || !("pgwarden-policy" in tseen)) continue
@@ -701,6 +704,19 @@ report() {
           x = tps[order[i], t]; b = tps[order[i], "pgwarden-policy"]
           if (x == "" || b == "" || x == "nan" || b == "nan" || b <= 0) continue
           line = line sprintf("%s%s c=%s **%.2f**", line == "" ? "" : ", ", k[1], k[2], x / b)
+          r = runs[order[i], t]
+          if (r > 1 && r == runs[order[i], "pgwarden-policy"]) {
+            paired = ""; lo = ""; hi = ""
+            for (q = 1; q <= r; q++) {
+              pb = run[order[i], "pgwarden-policy", q]; px = run[order[i], t, q]
+              if (pb == "nan" || px == "nan" || pb <= 0) { paired = ""; break }
+              pr = px / pb
+              paired = paired (paired == "" ? "" : " ") pr
+              if (lo == "" || pr < lo) lo = pr
+              if (hi == "" || pr > hi) hi = pr
+            }
+            if (paired != "") line = line sprintf(" (per round: median %.2f, %.2f–%.2f)", median(paired), lo, hi)
+          }
         }
         if (line != "") printf "\n- %s / pgwarden-policy: %s\n", t, line
       }
