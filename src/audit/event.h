@@ -51,7 +51,7 @@ struct MaskedColumn {
 struct AuditEvent {
   EventType type = EventType::Statement;
   TimePoint time{};        ///< when the statement (or session event) started
-  std::string gateway_id;  ///< AuditLog records its own gateway id here
+  std::string gateway_id;  ///< the recording gateway: AuditLog renders its own id
   uint64_t session_id = 0;
 
   // Who.
