@@ -136,7 +136,7 @@ class ClientSession : public std::enable_shared_from_this<ClientSession>,
   awaitable<bool> waitAuditDurable();
   /// Feeds a client message to the statement tracker, after the gate.
   void auditMessage(const protocol::FrontendMessage& msg, bool denied);
-  void emitAudit(audit::EventPtr event);
+  void emitAudit(const audit::AuditEvent& event);
 
   /// Where `credential_name` of the session's connection logs in: the
   /// session's upstream and masking's metadata connection.

@@ -52,14 +52,14 @@ void ClientSession::startAudit() {
       gate_ ? gate_->policy().auditParameters() : config_.audit.parameters;
   statement_audit_ = std::make_unique<StatementAudit>(
       base, audit::toParamMode(params),
-      [this](audit::EventPtr event) { emitAudit(std::move(event)); });
+      [this](const audit::AuditEvent& event) { emitAudit(event); });
   statement_audit_->setNamesMasked(
       [this](const sql::StatementInfo& info) { return mask_ && mask_->namesMasked(info); });
   audit::AuditEvent connect = std::move(base);
   connect.type = audit::EventType::Connect;
   connect.time = audit::nowUs();
   if (gate_) connect.policy = gate_->policy().name();
-  emitAudit(std::make_unique<audit::AuditEvent>(std::move(connect)));
+  emitAudit(connect);
 }
 
 void ClientSession::auditSessionEvent(audit::EventType type, std::string reason) {
@@ -81,18 +81,16 @@ void ClientSession::auditSessionEvent(audit::EventType type, std::string reason)
       ev.detail = "startup user \"" + std::string(*user) + "\"";
   }
   ev.reason = std::move(reason);
-  emitAudit(std::make_unique<audit::AuditEvent>(std::move(ev)));
+  emitAudit(ev);
 }
 
-void ClientSession::emitAudit(audit::EventPtr event) {
+void ClientSession::emitAudit(const audit::AuditEvent& event) {
   if (audit_credit_ > 0) {
     --audit_credit_;
-    audit_ticket_ = audit_log_->submit(*event);
+    audit_ticket_ = audit_log_->submit(event);
   } else {
-    audit_ticket_ = audit_log_->submitUnreserved(*event);
+    audit_ticket_ = audit_log_->submitUnreserved(event);
   }
-  // Rendered by submit: the event is this session's to fill again.
-  if (statement_audit_) statement_audit_->recycle(std::move(event));
 }
 
 awaitable<bool> ClientSession::waitAuditDurable() {

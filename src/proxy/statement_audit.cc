@@ -150,10 +150,15 @@ void StatementAudit::push(Entry entry, audit::EventPtr event) {
   queue_.push_back(Pending{entry, std::move(event), Clock::now(), group_});
 }
 
+void StatementAudit::emit(audit::EventPtr event) {
+  emit_(*event);
+  if (spares_.size() < kMaxSpares) spares_.push_back(std::move(event));
+}
+
 void StatementAudit::finish(Pending& p) {
   p.event->duration_us =
       std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() - p.started).count();
-  emit_(std::move(p.event));
+  emit(std::move(p.event));
 }
 
 void StatementAudit::skipGroup(uint64_t group, std::string_view reason) {
@@ -187,7 +192,7 @@ void StatementAudit::query(const sql::Analysis& analysis, const AuditDecision& d
       ev->reason = "not run: statement " + std::to_string(decision.statement + 1) +
                    " of the same query was denied";
     }
-    emit_(std::move(ev));
+    emit(std::move(ev));
   }
   if (denied) push(Entry::DeniedError);
   push(Entry::End);
@@ -204,7 +209,7 @@ void StatementAudit::parse(std::string_view name, std::shared_ptr<const sql::Ana
     const sql::StatementInfo* info = a.statements.empty() ? nullptr : &a.statements.front();
     audit::EventPtr ev = statementEvent(info, info != nullptr ? info->text : "", {}, decision);
     ev->sqlstate = "42501";
-    emit_(std::move(ev));
+    emit(std::move(ev));
     push(Entry::DeniedError);
   }
   statements_.insert_or_assign(std::string(name), std::move(prepared));
@@ -249,7 +254,7 @@ void StatementAudit::bind(const protocol::Bind& bind, const AuditDecision* reche
     audit::EventPtr ev =
         statementEvent(info, info != nullptr ? info->text : "", portal.parameters, *recheck_denial);
     ev->sqlstate = "42501";
-    emit_(std::move(ev));
+    emit(std::move(ev));
     push(Entry::DeniedError);
     portal.denied = true;
   }
@@ -282,7 +287,7 @@ void StatementAudit::functionCall(int32_t function_oid, const AuditDecision& dec
   ev->statement = "fast-path function call, function OID " + std::to_string(function_oid);
   if (denied) {
     ev->sqlstate = "42501";
-    emit_(std::move(ev));
+    emit(std::move(ev));
     push(Entry::DeniedError);
   } else {
     push(Entry::FunctionCall, std::move(ev));

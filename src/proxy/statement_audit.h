@@ -50,7 +50,10 @@ struct AuditDecision {
 
 class StatementAudit {
  public:
-  using Emit = std::function<void(audit::EventPtr)>;
+  /// Called with each finished event (the session submits it to the audit
+  /// log, which renders it at once). It must not keep a reference: the
+  /// event's memory is reused for a later statement.
+  using Emit = std::function<void(const audit::AuditEvent&)>;
 
   /// Whether a statement names a column masked for the session's subject:
   /// its values are then recorded as with `parameters: redacted` even when
@@ -62,11 +65,6 @@ class StatementAudit {
   StatementAudit(audit::AuditEvent session, audit::ParamMode mode, Emit emit)
       : session_(std::move(session)), mode_(mode), emit_(std::move(emit)) {}
   void setNamesMasked(NamesMasked f) { names_masked_ = std::move(f); }
-  /// An emitted event the session is done with (AuditLog::submit rendered
-  /// it): a later event is built in it, reusing its strings' memory.
-  void recycle(audit::EventPtr spare) {
-    if (spare && spares_.size() < kMaxSpares) spares_.push_back(std::move(spare));
-  }
 
   // Client messages, after the gate decided. `denied`: the gateway refused
   // the message (it went upstream as a failing marker).
@@ -132,13 +130,16 @@ class StatementAudit {
                                  std::span<const std::optional<std::string>> parameters,
                                  const AuditDecision& decision);
   void push(Entry entry, audit::EventPtr event = nullptr);
+  /// Hands `event` to Emit, then keeps it as a spare: a later event is
+  /// built in it, reusing its strings' memory.
+  void emit(audit::EventPtr event);
   void finish(Pending& p);
   /// Finishes the queued statements of `group` as not run.
   void skipGroup(uint64_t group, std::string_view reason);
 
   audit::AuditEvent session_;
   static constexpr size_t kMaxSpares = 8;
-  std::vector<audit::EventPtr> spares_;  ///< see recycle()
+  std::vector<audit::EventPtr> spares_;  ///< see emit()
   audit::ParamMode mode_;
   Emit emit_;
   NamesMasked names_masked_;

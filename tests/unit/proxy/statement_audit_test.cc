@@ -18,7 +18,7 @@ struct Recorder {
     audit::AuditEvent base;
     base.session_id = 7;
     base.subject_id = "alice";
-    return StatementAudit(base, mode, [this](audit::EventPtr e) { events.push_back(*e); });
+    return StatementAudit(base, mode, [this](const audit::AuditEvent& e) { events.push_back(e); });
   }
 };
 
@@ -267,18 +267,13 @@ TEST(StatementAudit, BytesAreChargedToTheStatementAnswering) {
 }
 
 TEST(StatementAudit, ARecycledEventKeepsNothingOfItsPreviousRecord) {
-  // The audit log hands sealed events back for reuse (AuditLog::submit):
-  // here every emitted event comes straight back as the next spare.
+  // An emitted event is kept and the next statement is built in it.
   std::vector<audit::AuditEvent> events;
-  StatementAudit* self = nullptr;
   audit::AuditEvent base;
   base.session_id = 7;
   base.subject_id = "alice";
-  StatementAudit sa(base, audit::ParamMode::Full, [&](audit::EventPtr e) {
-    events.push_back(*e);
-    self->recycle(std::move(e));
-  });
-  self = &sa;
+  StatementAudit sa(base, audit::ParamMode::Full,
+                    [&](const audit::AuditEvent& e) { events.push_back(e); });
   sa.parse("s", analysis("UPDATE accounts SET balance = $1 WHERE id = $2"), kAllow, false);
   sa.bind(bindOf("s", {"100", "42"}), nullptr, "rev-1");
   sa.execute("");
