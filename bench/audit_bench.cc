@@ -64,6 +64,15 @@ std::string scratchDir() {
   return tmpl;
 }
 
+/// Bytes of every file in `dir` (a sink's files after it is closed).
+uintmax_t storedBytes(const std::string& dir) {
+  uintmax_t total = 0;
+  for (const auto& f : std::filesystem::directory_iterator(dir)) {
+    if (f.is_regular_file()) total += f.file_size();
+  }
+  return total;
+}
+
 std::vector<StoredRecord> sealedBatch(size_t n, uint64_t first_seq, std::string& prev) {
   std::vector<StoredRecord> out;
   out.reserve(n);
@@ -104,15 +113,27 @@ void sinkWrite(benchmark::State& state, Open open) {
   }
   state.SetItemsProcessed(state.iterations() * static_cast<int64_t>(batch));
   sink.reset();
+  state.counters["file_bytes"] =
+      static_cast<double>(storedBytes(dir)) /
+      static_cast<double>(state.iterations() * static_cast<int64_t>(batch));
   std::filesystem::remove_all(dir);
 }
 
+SegmentCompression compressionArg(const benchmark::State& state, int index) {
+  return state.range(index) != 0 ? SegmentCompression::Zstd : SegmentCompression::None;
+}
+
+/// Args: batch, zstd (1: the default compressed segments, 0: text).
 void BM_SqliteSinkWrite(benchmark::State& state) {
-  sinkWrite(state, [](const std::string& dir) -> std::unique_ptr<Sink> {
-    return std::move(SqliteSink::open(dir + "/audit.db").value());
+  const SegmentCompression compression = compressionArg(state, 1);
+  sinkWrite(state, [&](const std::string& dir) -> std::unique_ptr<Sink> {
+    return std::move(SqliteSink::open(dir + "/audit.db", compression).value());
   });
 }
-BENCHMARK(BM_SqliteSinkWrite)->Arg(64)->Arg(512)->Arg(4096)->UseRealTime();
+BENCHMARK(BM_SqliteSinkWrite)
+    ->ArgsProduct({{64, 512, 4096}, {1, 0}})
+    ->ArgNames({"batch", "zstd"})
+    ->UseRealTime();
 
 void BM_JsonlSinkWrite(benchmark::State& state) {
   sinkWrite(state, [](const std::string& dir) -> std::unique_ptr<Sink> {
@@ -180,18 +201,26 @@ void logThroughput(benchmark::State& state, size_t batch, int rate, Open open) {
   std::filesystem::remove_all(dir);
 }
 
-std::unique_ptr<Sink> openSqlite(const std::string& dir) {
-  return std::move(SqliteSink::open(dir + "/audit.db").value());
+auto openSqlite(SegmentCompression compression) {
+  return [compression](const std::string& dir) -> std::unique_ptr<Sink> {
+    return std::move(SqliteSink::open(dir + "/audit.db", compression).value());
+  };
 }
 
 std::unique_ptr<Sink> openJsonl(const std::string& dir) {
   return std::move(JsonlSink::open(dir + "/audit.jsonl", size_t{1} << 30, 2).value());
 }
 
+/// Args: batch, zstd.
 void BM_LogSqlite(benchmark::State& state) {
-  logThroughput(state, static_cast<size_t>(state.range(0)), 0, openSqlite);
+  logThroughput(state, static_cast<size_t>(state.range(0)), 0,
+                openSqlite(compressionArg(state, 1)));
 }
-BENCHMARK(BM_LogSqlite)->Arg(512)->Arg(4096)->UseRealTime()->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_LogSqlite)
+    ->ArgsProduct({{512, 4096}, {1, 0}})
+    ->ArgNames({"batch", "zstd"})
+    ->UseRealTime()
+    ->Unit(benchmark::kMillisecond);
 
 void BM_LogJsonl(benchmark::State& state) {
   logThroughput(state, static_cast<size_t>(state.range(0)), 0, openJsonl);
@@ -200,12 +229,14 @@ BENCHMARK(BM_LogJsonl)->Arg(512)->Arg(4096)->UseRealTime()->Unit(benchmark::kMil
 
 /// The gateway's case: the default batch and group commit, events arriving
 /// at `rate` per second (20,000: about what pgbench -S drives through a
-/// 2-core gateway). writer_us is the figure to watch.
+/// 2-core gateway). writer_us is the figure to watch. Args: rate, zstd.
 void BM_LogSqlitePaced(benchmark::State& state) {
-  logThroughput(state, AuditLog::Options{}.batch, static_cast<int>(state.range(0)), openSqlite);
+  logThroughput(state, AuditLog::Options{}.batch, static_cast<int>(state.range(0)),
+                openSqlite(compressionArg(state, 1)));
 }
 BENCHMARK(BM_LogSqlitePaced)
-    ->Arg(20000)
+    ->ArgsProduct({{20000}, {1, 0}})
+    ->ArgNames({"rate", "zstd"})
     ->UseRealTime()
     ->Unit(benchmark::kMillisecond)
     ->Iterations(3);

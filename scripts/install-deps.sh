@@ -7,12 +7,12 @@ set -euo pipefail
 build_pkgs=(
   build-essential cmake ninja-build ccache pkg-config
   libasio-dev libssl-dev openssl libyaml-cpp-dev libpg-query-dev libprotobuf-c-dev
-  nlohmann-json3-dev libre2-dev libsqlite3-dev libpq-dev libspdlog-dev libfmt-dev
+  nlohmann-json3-dev libre2-dev libsqlite3-dev libzstd-dev libpq-dev libspdlog-dev libfmt-dev
   libcli11-dev libcpp-httplib-dev libgtest-dev libgmock-dev libbenchmark-dev
 )
 runtime_pkgs=(postgresql-15 postgresql-client-15)
 test_pkgs=(
-  python3 python3-pytest python3-psycopg python3-asyncpg
+  python3 python3-pytest python3-psycopg python3-asyncpg python3-zstandard
   default-jdk-headless libpostgresql-jdbc-java nodejs npm pgbouncer procps
 )
 

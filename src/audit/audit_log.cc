@@ -20,7 +20,9 @@ constexpr size_t kCatchUpChunk = 1000;
 Result<std::unique_ptr<Sink>> openSink(const config::AuditSinkConfig& c) {
   switch (c.type) {
     case config::AuditSinkConfig::Type::Sqlite: {
-      auto s = SqliteSink::open(c.path);
+      auto s = SqliteSink::open(c.path, c.compression == config::AuditSinkConfig::Compression::None
+                                            ? SegmentCompression::None
+                                            : SegmentCompression::Zstd);
       if (!s) return s.takeError();
       return std::unique_ptr<Sink>(std::move(*s));
     }

@@ -12,7 +12,7 @@ namespace {
 
 constexpr const char* kSchema = R"sql(
 CREATE TABLE IF NOT EXISTS audit_meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);
-INSERT OR IGNORE INTO audit_meta(key, value) VALUES ('schema_version', '2');
+INSERT OR IGNORE INTO audit_meta(key, value) VALUES ('schema_version', '3');
 CREATE TABLE IF NOT EXISTS audit_segments(
   id INTEGER PRIMARY KEY,
   gateway_id TEXT NOT NULL,
@@ -35,6 +35,10 @@ CREATE TABLE IF NOT EXISTS audit_anchor(
   hash TEXT NOT NULL,
   time_us INTEGER NOT NULL);
 )sql";
+
+/// Version 3 may store a segment's lines as a zstd frame (a BLOB); version 2
+/// only as text, so a version 2 file is still read as it is.
+constexpr int kSchemaVersion = 3;
 
 constexpr const char* kSegmentColumns =
     "id, gateway_id, first_seq, last_seq, first_time_us, last_time_us, prev_hash, hash, records";
@@ -127,11 +131,24 @@ struct SqliteSink::Segment {
   std::string prev_hash;
   std::string hash;
   std::string records;
+  /// Why `records` could not be decoded (a damaged zstd frame); empty when
+  /// it was.
+  std::string damage;
+
+  /// Fails, naming the segment, when its records could not be decoded.
+  Status readable() const {
+    if (damage.empty()) return {};
+    return fail("", fmt::format("the segment of records {}..{} cannot be decoded ({}); run "
+                                "`pgwarden audit verify`",
+                                first_seq, last_seq, damage));
+  }
 
   /// The records, with their links and derived columns; a line that cannot
-  /// be read keeps empty columns (verify reports it at its seq).
+  /// be read keeps empty columns (verify reports it at its seq). Nothing
+  /// when the segment is damaged.
   std::vector<StoredRecord> expand() const {
     std::vector<StoredRecord> out;
+    if (!damage.empty()) return out;
     std::string_view rest = records;
     std::string prev = prev_hash;
     uint64_t seq = first_seq;
@@ -164,8 +181,8 @@ struct SqliteSink::Segment {
   }
 };
 
-SqliteSink::SqliteSink(std::string path, sqlite3* db)
-    : path_(std::move(path)), describe_("sqlite:" + path_), db_(db) {}
+SqliteSink::SqliteSink(std::string path, sqlite3* db, SegmentCompression compression)
+    : path_(std::move(path)), describe_("sqlite:" + path_), db_(db), compression_(compression) {}
 
 SqliteSink::~SqliteSink() {
   sqlite3_finalize(insert_);
@@ -195,9 +212,25 @@ bool hasV1Table(sqlite3* db) {
   return s.ok() && sqlite3_step(s.get()) == SQLITE_ROW;
 }
 
+/// The file's schema version (0 when it has none yet).
+int schemaVersion(sqlite3* db) {
+  Stmt s(db, "SELECT CAST(value AS INTEGER) FROM audit_meta WHERE key = 'schema_version'");
+  return s.ok() && sqlite3_step(s.get()) == SQLITE_ROW ? sqlite3_column_int(s.get(), 0) : 0;
+}
+
+Status refuseNewer(sqlite3* db, const std::string& path) {
+  const int version = schemaVersion(db);
+  if (version <= kSchemaVersion) return {};
+  return fail("", fmt::format("{} was written by a newer pgwarden (schema version {}; this one "
+                              "reads up to {})",
+                              path, version, kSchemaVersion));
+}
+
 }  // namespace
 
-Result<std::unique_ptr<SqliteSink>> SqliteSink::open(const std::string& path, int busy_timeout_ms) {
+Result<std::unique_ptr<SqliteSink>> SqliteSink::open(const std::string& path,
+                                                     SegmentCompression compression,
+                                                     int busy_timeout_ms) {
   std::error_code ec;
   const auto dir = std::filesystem::path(path).parent_path();
   if (!dir.empty()) std::filesystem::create_directories(dir, ec);
@@ -208,7 +241,7 @@ Result<std::unique_ptr<SqliteSink>> SqliteSink::open(const std::string& path, in
   sqlite3* db = nullptr;
   const int rc = sqlite3_open_v2(
       path.c_str(), &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, nullptr);
-  std::unique_ptr<SqliteSink> sink(new SqliteSink(path, db));
+  std::unique_ptr<SqliteSink> sink(new SqliteSink(path, db, compression));
   if (rc != SQLITE_OK) return sink->error("cannot open");
   sqlite3_busy_timeout(db, busy_timeout_ms);
   // WAL lets `pgwarden audit tail` read while the gateway writes; FULL
@@ -222,6 +255,14 @@ Result<std::unique_ptr<SqliteSink>> SqliteSink::open(const std::string& path, in
     if (auto st = sink->exec(pragma); !st) return st.takeError();
   }
   if (auto st = sink->exec(kSchema); !st) return st.takeError();
+  if (auto st = refuseNewer(db, path); !st) return st.takeError();
+  // A version 2 file keeps its text segments; from now on it may also hold
+  // compressed ones, which a pgwarden that knows only version 2 cannot read.
+  if (auto st = sink->exec("UPDATE audit_meta SET value = '3' "
+                           "WHERE key = 'schema_version' AND value = '2'");
+      !st) {
+    return st.takeError();
+  }
   if (sqlite3_prepare_v2(db,
                          "INSERT INTO audit_segments(gateway_id, first_seq, last_seq, "
                          "first_time_us, last_time_us, prev_hash, hash, records) "
@@ -244,7 +285,7 @@ Result<std::unique_ptr<SqliteSink>> SqliteSink::openReadOnly(const std::string& 
   }
   sqlite3* db = nullptr;
   const int rc = sqlite3_open_v2(path.c_str(), &db, SQLITE_OPEN_READONLY, nullptr);
-  std::unique_ptr<SqliteSink> sink(new SqliteSink(path, db));
+  std::unique_ptr<SqliteSink> sink(new SqliteSink(path, db, SegmentCompression::None));
   if (rc != SQLITE_OK) return sink->error("cannot open");
   sqlite3_busy_timeout(db, 5000);
   if (hasV1Table(db)) {
@@ -257,6 +298,7 @@ Result<std::unique_ptr<SqliteSink>> SqliteSink::openReadOnly(const std::string& 
     return fail("",
                 fmt::format("{} is not a pgwarden audit database ({})", path, sqlite3_errmsg(db)));
   }
+  if (auto st = refuseNewer(db, path); !st) return st.takeError();
   return sink;
 }
 
@@ -305,7 +347,7 @@ Status SqliteSink::convertV1() {
   if (auto st = flush(); !st) return rollback(st.takeError());
   if (sqlite3_exec(db_,
                    "DROP TABLE audit_events; "
-                   "UPDATE audit_meta SET value = '2' WHERE key = 'schema_version'; COMMIT",
+                   "UPDATE audit_meta SET value = '3' WHERE key = 'schema_version'; COMMIT",
                    nullptr, nullptr, nullptr) != SQLITE_OK) {
     return rollback(error("cannot convert the version 1 table"));
   }
@@ -367,7 +409,13 @@ Result<std::vector<SqliteSink::Segment>> SqliteSink::segments(
     g.last_time_us = sqlite3_column_int64(s.get(), 5);
     g.prev_hash = columnText(s.get(), 6);
     g.hash = columnText(s.get(), 7);
-    g.records = columnText(s.get(), 8);
+    if (sqlite3_column_type(s.get(), 8) == SQLITE_BLOB) {
+      const auto* p = static_cast<const char*>(sqlite3_column_blob(s.get(), 8));
+      const std::string_view frame(p, static_cast<size_t>(sqlite3_column_bytes(s.get(), 8)));
+      if (auto st = unpackSegment(frame, g.records); !st) g.damage = st.error().message;
+    } else {
+      g.records = columnText(s.get(), 8);
+    }
     out.push_back(std::move(g));
   }
   if (rc != SQLITE_DONE) return error("cannot read records");
@@ -399,6 +447,17 @@ std::pair<int64_t, int64_t> SqliteSink::fillBody(std::span<const StoredRecord> r
   return timeRange(records);
 }
 
+Status SqliteSink::bindBody(sqlite3_stmt* s, int index) {
+  if (compression_ == SegmentCompression::None) {
+    sqlite3_bind_text(s, index, body_.data(), static_cast<int>(body_.size()), SQLITE_STATIC);
+    return {};
+  }
+  auto frame = packer_.pack(body_);
+  if (!frame) return fail("", fmt::format("audit sink {}: {}", describe_, frame.error().message));
+  sqlite3_bind_blob(s, index, frame->data(), static_cast<int>(frame->size()), SQLITE_STATIC);
+  return {};
+}
+
 Status SqliteSink::insertKeys(int64_t segment, std::span<const StoredRecord> records) {
   for (const std::string& key : segmentKeys(records)) {
     sqlite3_reset(insert_key_);
@@ -428,7 +487,7 @@ Status SqliteSink::insertSegment(std::span<const StoredRecord> records) {
   sqlite3_bind_int64(s, 5, hi);
   text(6, first.prev);
   text(7, records.back().hash);
-  text(8, body_);
+  if (auto st = bindBody(s, 8); !st) return st;
   const int rc = sqlite3_step(s);
   sqlite3_reset(s);
   sqlite3_clear_bindings(s);
@@ -449,6 +508,7 @@ Status SqliteSink::prune(const std::string& gateway_id, uint64_t through) {
   std::optional<std::string> hash;
   std::vector<StoredRecord> kept;
   if (!straddling->empty()) {
+    if (auto st = straddling->front().readable(); !st) return st;
     for (StoredRecord& r : straddling->front().expand()) {
       if (r.seq == through) hash = r.hash;
       if (r.seq > through) kept.push_back(std::move(r));
@@ -487,7 +547,7 @@ Status SqliteSink::prune(const std::string& gateway_id, uint64_t through) {
     trim.i64(2, lo);
     trim.i64(3, hi);
     trim.text(4, kept.front().prev);
-    trim.text(5, body_);
+    if (auto st = bindBody(trim.get(), 5); !st) return st;
     trim.i64(6, id);
     unkey.i64(1, id);
     if (sqlite3_step(trim.get()) != SQLITE_DONE || sqlite3_step(unkey.get()) != SQLITE_DONE) {
@@ -550,6 +610,7 @@ Result<std::vector<StoredRecord>> SqliteSink::readAfter(const std::string& gatew
     if (!segs) return segs.takeError();
     if (segs->empty()) break;
     for (const Segment& g : *segs) {
+      if (auto st = g.readable(); !st) return st.takeError();
       for (StoredRecord& r : g.expand()) {
         if (r.seq <= at) continue;
         if (out.size() == limit) return out;
@@ -579,6 +640,7 @@ Result<std::optional<ChainAnchor>> SqliteSink::pruneCandidate(const std::string&
   auto young = segmentsOf(gateway_id, "last_time_us >= ?2 ORDER BY first_seq", cutoff_us, 1);
   if (!young) return young.takeError();
   if (!young->empty()) {
+    if (auto st = young->front().readable(); !st) return st.takeError();
     for (const StoredRecord& r : young->front().expand()) {
       if (r.time_us >= cutoff_us) {
         k = std::min(k, r.seq - 1);
@@ -621,6 +683,12 @@ Result<VerifyResult> SqliteSink::verify(const std::string& gateway_id, const Sig
     if (segs->empty()) break;
     for (const Segment& g : *segs) {
       after = static_cast<int64_t>(g.first_seq);
+      if (!g.damage.empty()) {
+        verifier.reject(g.first_seq, fmt::format("the segment of records {}..{} cannot be decoded "
+                                                 "({}): the segment row was edited or damaged",
+                                                 g.first_seq, g.last_seq, g.damage));
+        break;
+      }
       const std::vector<StoredRecord> records = g.expand();
       for (const StoredRecord& r : records) {
         if (!verifier.add(r)) break;
@@ -711,6 +779,7 @@ Result<std::vector<StoredRecord>> SqliteSink::query(const Query& q) {
     if (!segs) return segs.takeError();
     for (const Segment& g : *segs) {
       bound = g.id;
+      if (auto st = g.readable(); !st) return st.takeError();
       std::vector<StoredRecord> records = g.expand();
       if (q.newest_first) std::reverse(records.begin(), records.end());
       for (StoredRecord& r : records) {

@@ -3,21 +3,23 @@
 /// one transaction per batch with synchronous=FULL, so a batch the writer
 /// counts as written survives a crash of the process or of the machine.
 ///
-/// Schema (version 2): each batch is one segment row holding its records,
+/// Schema (version 3): each batch is one segment row holding its records,
 /// so storing a record costs a copy into the segment, not a row and five
 /// index entries of its own (docs/audit.md, "The SQLite file").
 ///   audit_segments(id, gateway_id, first_seq, last_seq, first_time_us,
 ///                  last_time_us, prev_hash, hash, records)
 ///     UNIQUE(gateway_id, first_seq), indexed on last_time_us; `records` is
-///     one line per record, `<hash> <canonical JSON>`; prev_hash links the
-///     first record, hash is the last one's; the times are the least and
-///     greatest time_us inside.
+///     one line per record, `<hash> <canonical JSON>`, stored as TEXT or,
+///     compressed, as a BLOB holding one zstd frame (segment_codec.h);
+///     prev_hash links the first record, hash is the last one's; the times
+///     are the least and greatest time_us inside.
 ///   audit_keys(key, segment)  what a segment holds, for queries:
 ///     "session:<id>", "subject:<id>" and "decision:<deny|review>"
 ///   audit_anchor(gateway_id PRIMARY KEY, seq, hash, time_us)
 /// `verify` checks every segment column and key against the records.
 /// A version 1 file (one row per record) is converted when the gateway
-/// opens it for writing.
+/// opens it for writing; a version 2 file (text segments only) is read as it
+/// is and marked version 3 then.
 
 #include <sqlite3.h>
 
@@ -28,6 +30,7 @@
 #include <utility>
 #include <vector>
 
+#include "audit/segment_codec.h"
 #include "audit/sink.h"
 #include "audit/store.h"
 
@@ -38,8 +41,10 @@ class SqliteSink final : public Sink, public Store {
   /// Opens (creating the file, its directory and the schema) for writing.
   /// `busy_timeout_ms`: how long a write waits for a lock another process
   /// holds on the file (e.g. a long `pgwarden audit export`) before failing.
-  static Result<std::unique_ptr<SqliteSink>> open(const std::string& path,
-                                                  int busy_timeout_ms = 5000);
+  /// `compression`: how new segments are stored (files may mix both).
+  static Result<std::unique_ptr<SqliteSink>> open(
+      const std::string& path, SegmentCompression compression = SegmentCompression::Zstd,
+      int busy_timeout_ms = 5000);
   /// Opens an existing file read-only (the CLI).
   static Result<std::unique_ptr<SqliteSink>> openReadOnly(const std::string& path);
   ~SqliteSink() override;
@@ -66,12 +71,15 @@ class SqliteSink final : public Sink, public Store {
 
  private:
   struct Segment;
-  SqliteSink(std::string path, sqlite3* db);
+  SqliteSink(std::string path, sqlite3* db, SegmentCompression compression);
   Status exec(const char* sql);
   Status prune(const std::string& gateway_id, uint64_t through);
   Status insertSegment(std::span<const StoredRecord> records);
   /// Builds body_ from `records`; returns their least and greatest time.
   std::pair<int64_t, int64_t> fillBody(std::span<const StoredRecord> records);
+  /// Binds body_ at `index`: as text, or compressed as a blob; valid until
+  /// the next call.
+  Status bindBody(sqlite3_stmt* s, int index);
   Status insertKeys(int64_t segment, std::span<const StoredRecord> records);
   Status convertV1();
   Result<std::vector<Segment>> segments(const std::string& where_sql,
@@ -88,6 +96,8 @@ class SqliteSink final : public Sink, public Store {
   sqlite3* db_;
   sqlite3_stmt* insert_ = nullptr;
   sqlite3_stmt* insert_key_ = nullptr;
+  SegmentCompression compression_;
+  SegmentPacker packer_;
   std::string body_;  ///< the segment being written (reused)
 };
 

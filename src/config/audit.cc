@@ -20,6 +20,7 @@ namespace {
 namespace fs = std::filesystem;
 
 constexpr std::array<std::string_view, 3> kSinkTypes = {"sqlite", "jsonl", "postgres"};
+constexpr std::array<std::string_view, 2> kCompressions = {"zstd", "none"};
 constexpr std::array<std::string_view, 3> kParamModes = {"full", "redacted", "none"};
 constexpr std::array<std::string_view, 2> kOnFull = {"block", "reject"};
 
@@ -71,7 +72,8 @@ AuditSinkConfig::Type sinkType(const Context& ctx, const YAML::Node& node,
 }
 
 AuditSinkConfig readSink(const Context& ctx, const YAML::Node& node, const std::string& path) {
-  MapReader m(node, path, {"type", "path", "max_size", "keep", "dsn", "password", "table"});
+  MapReader m(node, path,
+              {"type", "path", "max_size", "keep", "dsn", "password", "table", "compression"});
   if (!m.has("type")) {
     failAt(m.pathOf("type"), "is required: sqlite, jsonl or postgres");
   }
@@ -89,6 +91,7 @@ AuditSinkConfig readSink(const Context& ctx, const YAML::Node& node, const std::
   only_for("dsn", AuditSinkConfig::Type::Postgres);
   only_for("password", AuditSinkConfig::Type::Postgres);
   only_for("table", AuditSinkConfig::Type::Postgres);
+  only_for("compression", AuditSinkConfig::Type::Sqlite);
 
   if (sink.type == AuditSinkConfig::Type::Postgres) {
     if (m.has("path")) failAt(m.pathOf("path"), "is not used by a postgres sink; set dsn");
@@ -124,6 +127,10 @@ AuditSinkConfig readSink(const Context& ctx, const YAML::Node& node, const std::
   }
   if (m.has("keep")) {
     sink.keep = static_cast<int>(readInt(ctx, m.get("keep"), m.pathOf("keep"), 0, 10000));
+  }
+  if (m.has("compression")) {
+    sink.compression = static_cast<AuditSinkConfig::Compression>(
+        readChoice(ctx, m.get("compression"), m.pathOf("compression"), kCompressions));
   }
   return sink;
 }

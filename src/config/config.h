@@ -174,6 +174,9 @@ struct AuditSinkConfig {
   Secret dsn;                   ///< postgres: libpq connection string (may hold a password)
   Secret password;              ///< postgres: optional, passed apart from the DSN
   std::string table = "pgwarden_audit";  ///< postgres: table name (anchor: <table>_anchor)
+  /// sqlite: how segments are stored; zstd cuts the file and the writer's
+  /// work (docs/audit.md, "The SQLite file").
+  enum class Compression { Zstd, None } compression = Compression::Zstd;
 };
 
 /// `audit.checkpoint`: Ed25519-signed checkpoints in the chain.

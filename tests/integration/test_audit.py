@@ -16,6 +16,7 @@ import uuid
 
 import psycopg
 import pytest
+import zstandard
 
 import harness
 
@@ -36,15 +37,22 @@ def audit_config(workdir_hint: str = "", **extra) -> dict:
     return cfg
 
 
+def segment_text(records: str | bytes) -> str:
+    """A segment's "<hash> <json>" lines: stored as text, or (the default)
+    as a BLOB holding one zstd frame."""
+    if isinstance(records, bytes):
+        return zstandard.ZstdDecompressor().decompress(records).decode()
+    return records
+
+
 def sqlite_records(db) -> list[tuple[int, str, str]]:
-    """(seq, hash, canonical JSON) of every record in a SQLite sink file:
-    each segment row holds its records as "<hash> <json>" lines."""
+    """(seq, hash, canonical JSON) of every record in a SQLite sink file."""
     with sqlite3.connect(f"file:{db}?mode=ro", uri=True) as c:
         segments = c.execute("SELECT first_seq, records FROM audit_segments "
                              "ORDER BY gateway_id, first_seq").fetchall()
     out = []
     for first, records in segments:
-        for i, line in enumerate(records.splitlines()):
+        for i, line in enumerate(segment_text(records).splitlines()):
             out.append((first + i, line[:64], line[65:]))
     return out
 
@@ -166,9 +174,13 @@ def test_the_cli_verifies_and_an_edited_row_breaks_the_chain(gw, module_gateway,
         src.backup(dst)
     seq, _, record = next(r for r in sqlite_records(forged) if '"decision":"deny"' in r[2])
     with sqlite3.connect(forged) as c:
-        c.execute("UPDATE audit_segments SET records = replace(records, ?, ?) "
-                  "WHERE first_seq <= ? AND last_seq >= ?",
-                  (record, record.replace('"decision":"deny"', '"decision":"allow"'), seq, seq))
+        seg_id, stored = c.execute("SELECT id, records FROM audit_segments "
+                                   "WHERE first_seq <= ? AND last_seq >= ?", (seq, seq)).fetchone()
+        assert isinstance(stored, bytes), "segments are stored compressed by default"
+        edited = segment_text(stored).replace(
+            record, record.replace('"decision":"deny"', '"decision":"allow"'))
+        c.execute("UPDATE audit_segments SET records = ? WHERE id = ?",
+                  (zstandard.ZstdCompressor().compress(edited.encode()), seg_id))
     bad = cli("verify", "--db", str(forged), check=False)
     assert bad.returncode == 1
     assert str(seq) in bad.stdout + bad.stderr

@@ -62,8 +62,9 @@ inline AuditLog::Options fastOptions(const std::string& gateway = "gw-test") {
   return o;
 }
 
-inline std::unique_ptr<Sink> sqliteSink(const std::string& path) {
-  auto s = SqliteSink::open(path);
+inline std::unique_ptr<Sink> sqliteSink(const std::string& path,
+                                        SegmentCompression compression = SegmentCompression::Zstd) {
+  auto s = SqliteSink::open(path, compression);
   if (!s) throw std::runtime_error(s.error().message);
   return std::move(*s);
 }

@@ -43,6 +43,7 @@ TEST_F(AuditConfigTest, NoSectionMeansSqliteNextToTheConfig) {
   ASSERT_EQ(a.sinks.size(), 1u);
   EXPECT_EQ(a.sinks[0].type, AuditSinkConfig::Type::Sqlite);
   EXPECT_EQ(a.sinks[0].path, dir_.path() + "/data/audit.db");
+  EXPECT_EQ(a.sinks[0].compression, AuditSinkConfig::Compression::Zstd);
   EXPECT_EQ(a.queue, 65536u);
   EXPECT_EQ(a.batch, 4096u);
   EXPECT_EQ(a.flush_interval, std::chrono::milliseconds(50));
@@ -60,7 +61,7 @@ TEST_F(AuditConfigTest, EveryOptionRoundTrips) {
   auto r = parse(R"(
 audit:
   sinks:
-    - { type: sqlite, path: /var/lib/pgwarden/audit.db }
+    - { type: sqlite, path: /var/lib/pgwarden/audit.db, compression: none }
     - { type: jsonl, path: logs/audit.jsonl, max_size: 16MB, keep: 3 }
     - { type: postgres, dsn: "${env:PGW_TEST_AUDIT_DSN}", table: audit.events }
   queue: 1000
@@ -77,6 +78,7 @@ audit:
   const AuditConfig& a = (*r)->audit;
   ASSERT_EQ(a.sinks.size(), 3u);
   EXPECT_EQ(a.sinks[0].path, "/var/lib/pgwarden/audit.db");
+  EXPECT_EQ(a.sinks[0].compression, AuditSinkConfig::Compression::None);
   EXPECT_EQ(a.sinks[1].type, AuditSinkConfig::Type::Jsonl);
   EXPECT_EQ(a.sinks[1].path, dir_.path() + "/logs/audit.jsonl");
   EXPECT_EQ(a.sinks[1].max_size, 16u << 20);
@@ -140,6 +142,10 @@ TEST_F(AuditConfigTest, ErrorsNameTheKeyPath) {
               "config: audit.sinks[0].type: must be one of sqlite, jsonl, postgres (got 'kafka')");
   expectError("audit: { sinks: [{ type: sqlite, path: a.db, keep: 3 }] }\n",
               "config: audit.sinks[0].keep: is not used by a sqlite sink (only by jsonl)");
+  expectError("audit: { sinks: [{ type: jsonl, path: a.jsonl, compression: zstd }] }\n",
+              "config: audit.sinks[0].compression: is not used by a jsonl sink (only by sqlite)");
+  expectError("audit: { sinks: [{ type: sqlite, path: a.db, compression: gzip }] }\n",
+              "config: audit.sinks[0].compression: must be one of zstd, none (got 'gzip')");
   expectError("audit: { sinks: [{ type: postgres }] }\n",
               "config: audit.sinks[0].dsn: is required: a libpq connection string, e.g. "
               "\"host=db.internal dbname=audit user=pgwarden\" (put the password in password: "
