@@ -183,11 +183,15 @@ void AuditLog::whenRoom(std::function<void()> callback) {
   wake_.notify_one();
 }
 
-AuditLog::Ticket AuditLog::submit(const AuditEvent& event) {
+AuditLog::Ticket AuditLog::submit(const AuditEvent& event, const SessionTemplate* session) {
   // Rendered into this thread's buffer before the lock is taken; a buffer
   // the writer is done with takes its place for the next event.
   thread_local RenderedEvent rendered;
-  renderEvent(event, options_.gateway_id, rendered);
+  if (session != nullptr && session->gatewayId() == options_.gateway_id) {
+    renderEvent(event, *session, rendered);
+  } else {
+    renderEvent(event, options_.gateway_id, rendered);
+  }
   bool wake = false;
   Ticket ticket = 0;
   {
@@ -206,10 +210,11 @@ AuditLog::Ticket AuditLog::submit(const AuditEvent& event) {
   return ticket;
 }
 
-AuditLog::Ticket AuditLog::submitUnreserved(const AuditEvent& event) {
+AuditLog::Ticket AuditLog::submitUnreserved(const AuditEvent& event,
+                                            const SessionTemplate* session) {
   // Always admitted: the reservation is taken here, past the capacity.
   in_flight_.fetch_add(1, std::memory_order_relaxed);
-  return submit(event);
+  return submit(event, session);
 }
 
 bool AuditLog::durable(Ticket ticket) const {

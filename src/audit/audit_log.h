@@ -100,10 +100,12 @@ class AuditLog {
   /// The event is rendered here, on the calling thread, where it was just
   /// filled (event.h, RenderedEvent): the caller keeps it and may refill it
   /// at once, and the writer only chains and stores the rendered bytes.
-  Ticket submit(const AuditEvent& event);
+  /// `session`: the template of the event's session members, used when it
+  /// was built for this log's gateway id (event.h, SessionTemplate).
+  Ticket submit(const AuditEvent& event, const SessionTemplate* session = nullptr);
   /// Queues a session or config event without a reservation: always
   /// accepted, even past the capacity (they are few and must not be lost).
-  Ticket submitUnreserved(const AuditEvent& event);
+  Ticket submitUnreserved(const AuditEvent& event, const SessionTemplate* session = nullptr);
   /// Whether the event of `ticket` (and every one before it) is stored by
   /// every sink.
   bool durable(Ticket ticket) const;

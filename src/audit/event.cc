@@ -8,6 +8,7 @@
 
 #include <algorithm>
 #include <array>
+#include <cassert>
 #include <charconv>
 #include <cstring>
 #include <nlohmann/json.hpp>
@@ -84,11 +85,11 @@ class Writer {
   Writer(const Writer&) = delete;
   Writer& operator=(const Writer&) = delete;
 
-  void raw(std::string_view v) {
+  [[gnu::always_inline]] void raw(std::string_view v) {
     std::memcpy(room(v.size()), v.data(), v.size());
     n_ += v.size();
   }
-  void ch(char c) {
+  [[gnu::always_inline]] void ch(char c) {
     *room(1) = c;
     ++n_;
   }
@@ -103,7 +104,7 @@ class Writer {
   size_t size() const { return n_; }
 
  private:
-  char* room(size_t k) {
+  [[gnu::always_inline]] char* room(size_t k) {
     if (n_ + k > s_.size()) [[unlikely]]
       grow(n_ + k);
     return s_.data() + n_;
@@ -196,27 +197,82 @@ TimePoint nowUs() {
 
 namespace {
 
-/// The canonical JSON of `e` with `gateway_id`. With no `seq`, the seq
-/// member is left out and `*seq_at` says where it belongs.
+/// Run `run` of the members a session's events share (SessionTemplate), with
+/// the key of the member that follows it: writeRecord writes the others
+/// between these runs, in sorted key order.
+void sessionRun(Writer& w, size_t run, const AuditEvent& e, std::string_view gateway_id) {
+  switch (run) {
+    case 0:
+      w.raw(R"(,"auth_method":)");
+      w.string(e.auth_method);
+      w.raw(R"(,"bytes_sent":)");
+      return;
+    case 1:
+      w.raw(R"(,"client_address":)");
+      w.string(e.client_address);
+      w.raw(R"(,"command_tag":)");
+      return;
+    case 2:
+      w.raw(R"(,"connection":)");
+      w.string(e.connection);
+      w.raw(R"(,"decision":)");
+      return;
+    case 3:
+      w.raw(R"(,"gateway_id":)");
+      w.string(gateway_id);
+      w.raw(R"(,"masked":[)");
+      return;
+    case 4:
+      w.raw(R"(,"session_id":)");
+      w.integer(e.session_id);
+      w.raw(R"(,"signature":)");
+      return;
+    case 5:
+      w.raw(R"(,"subject_groups":)");
+      stringList(w, e.subject_groups);
+      w.raw(R"(,"subject_id":)");
+      w.string(e.subject_id);
+      w.raw(R"(,"subject_issuer":)");
+      w.string(e.subject_issuer);
+      w.raw(R"(,"tables":)");
+      return;
+    case 6:
+      w.raw(e.tls ? R"(,"tls":true)" : R"(,"tls":false)");
+      w.raw(R"(,"tls_version":)");
+      w.string(e.tls_version);
+      w.raw(R"(,"type":)");
+      return;
+    default:
+      w.raw(R"(,"upstream_role":)");
+      w.string(e.upstream_role);
+      w.ch('}');
+      return;
+  }
+}
+
+/// The canonical JSON of `e` with `gateway_id`, its session members copied
+/// from `session` when given. With no `seq`, the seq member is left out and
+/// `*seq_at` says where it belongs.
 void writeRecord(std::string& out, const AuditEvent& e, std::string_view gateway_id,
-                 std::optional<uint64_t> seq, size_t* seq_at) {
-  // Each key is written with its punctuation as one literal, in sorted order.
+                 const SessionTemplate* session, std::optional<uint64_t> seq, size_t* seq_at) {
   Writer w(out);
+  const auto sessionMembers = [&](size_t run) {
+    if (session != nullptr) {
+      w.raw(session->run(run));
+    } else {
+      sessionRun(w, run, e, gateway_id);
+    }
+  };
+  // Each key is written with its punctuation as one literal, in sorted order.
   w.raw(R"({"anchor_hash":)");
   w.string(e.anchor_hash);
   w.raw(R"(,"anchor_seq":)");
   w.integer(e.anchor_seq);
-  w.raw(R"(,"auth_method":)");
-  w.string(e.auth_method);
-  w.raw(R"(,"bytes_sent":)");
+  sessionMembers(0);  // auth_method
   w.integer(e.bytes_sent);
-  w.raw(R"(,"client_address":)");
-  w.string(e.client_address);
-  w.raw(R"(,"command_tag":)");
+  sessionMembers(1);  // client_address
   w.string(e.command_tag);
-  w.raw(R"(,"connection":)");
-  w.string(e.connection);
-  w.raw(R"(,"decision":)");
+  sessionMembers(2);  // connection
   w.string(e.decision);
   w.raw(R"(,"detail":)");
   w.string(e.detail);
@@ -224,9 +280,7 @@ void writeRecord(std::string& out, const AuditEvent& e, std::string_view gateway
   w.integer(e.duration_us);
   w.raw(R"(,"fingerprint":)");
   w.string(e.fingerprint);
-  w.raw(R"(,"gateway_id":)");
-  w.string(gateway_id);
-  w.raw(R"(,"masked":[)");
+  sessionMembers(3);  // gateway_id
   for (size_t i = 0; i < e.masked.size(); ++i) {
     if (i != 0) w.ch(',');
     w.raw(R"({"cells":)");
@@ -262,9 +316,7 @@ void writeRecord(std::string& out, const AuditEvent& e, std::string_view gateway
   } else {
     *seq_at = w.size();
   }
-  w.raw(R"(,"session_id":)");
-  w.integer(e.session_id);
-  w.raw(R"(,"signature":)");
+  sessionMembers(4);  // session_id
   w.string(e.signature);
   w.raw(R"(,"sqlstate":)");
   w.string(e.sqlstate);
@@ -272,40 +324,89 @@ void writeRecord(std::string& out, const AuditEvent& e, std::string_view gateway
   w.string(e.statement);
   w.raw(R"(,"statement_kind":)");
   w.string(e.statement_kind);
-  w.raw(R"(,"subject_groups":)");
-  stringList(w, e.subject_groups);
-  w.raw(R"(,"subject_id":)");
-  w.string(e.subject_id);
-  w.raw(R"(,"subject_issuer":)");
-  w.string(e.subject_issuer);
-  w.raw(R"(,"tables":)");
+  sessionMembers(5);  // subject_groups, subject_id, subject_issuer
   stringList(w, e.tables);
   w.raw(R"(,"time_us":)");
   w.integer(e.time.time_since_epoch().count());
-  w.raw(e.tls ? R"(,"tls":true)" : R"(,"tls":false)");
-  w.raw(R"(,"tls_version":)");
-  w.string(e.tls_version);
-  w.raw(R"(,"type":)");
+  sessionMembers(6);  // tls, tls_version
   w.string(toString(e.type));
-  w.raw(R"(,"upstream_role":)");
-  w.string(e.upstream_role);
-  w.ch('}');
+  sessionMembers(7);  // upstream_role
 }
 
-}  // namespace
-
-void appendCanonicalJson(std::string& out, const AuditEvent& e, uint64_t seq) {
-  writeRecord(out, e, e.gateway_id, seq, nullptr);
+/// The session runs of `e` for `gateway_id`, with where each one ends.
+void writeSessionRuns(std::string& out, std::array<size_t, SessionTemplate::kRuns + 1>& at,
+                      const AuditEvent& e, std::string_view gateway_id) {
+  Writer w(out);
+  for (size_t run = 0; run < SessionTemplate::kRuns; ++run) {
+    at[run] = w.size();
+    sessionRun(w, run, e, gateway_id);
+  }
+  at[SessionTemplate::kRuns] = w.size();
 }
 
-void renderEvent(const AuditEvent& event, std::string_view gateway_id, RenderedEvent& out) {
-  out.json.clear();
-  writeRecord(out.json, event, gateway_id, std::nullopt, &out.seq_at);
+/// The columns sinks index, copied from the event.
+void fillRendered(const AuditEvent& event, RenderedEvent& out) {
   out.time_us = event.time.time_since_epoch().count();
   out.type = event.type;
   out.session_id = event.session_id;
   out.subject.assign(event.subject_id);
   out.decision.assign(event.decision);
+}
+
+}  // namespace
+
+void keepSessionMembers(AuditEvent& e) {
+  e.type = EventType::Statement;
+  e.time = TimePoint{};
+  e.statement.clear();
+  e.parameters.clear();
+  e.fingerprint.clear();
+  e.statement_kind.clear();
+  e.tables.clear();
+  e.decision.clear();
+  e.rule.clear();
+  e.policy.clear();
+  e.review_id.clear();
+  e.duration_us = 0;
+  e.rows = -1;
+  e.command_tag.clear();
+  e.sqlstate.clear();
+  e.bytes_sent = 0;
+  e.masked.clear();
+  e.reason.clear();
+  e.detail.clear();
+  e.anchor_seq = 0;
+  e.anchor_hash.clear();
+  e.signature.clear();
+}
+
+SessionTemplate::SessionTemplate(const AuditEvent& session, std::string_view gateway_id)
+    : gateway_id_(gateway_id) {
+  writeSessionRuns(runs_, at_, session, gateway_id_);
+}
+
+bool SessionTemplate::matches(const AuditEvent& event) const {
+  std::string runs;
+  std::array<size_t, kRuns + 1> at{};
+  writeSessionRuns(runs, at, event, gateway_id_);
+  return runs == runs_;
+}
+
+void appendCanonicalJson(std::string& out, const AuditEvent& e, uint64_t seq) {
+  writeRecord(out, e, e.gateway_id, nullptr, seq, nullptr);
+}
+
+void renderEvent(const AuditEvent& event, std::string_view gateway_id, RenderedEvent& out) {
+  out.json.clear();
+  writeRecord(out.json, event, gateway_id, nullptr, std::nullopt, &out.seq_at);
+  fillRendered(event, out);
+}
+
+void renderEvent(const AuditEvent& event, const SessionTemplate& session, RenderedEvent& out) {
+  assert(session.matches(event));
+  out.json.clear();
+  writeRecord(out.json, event, session.gatewayId(), &session, std::nullopt, &out.seq_at);
+  fillRendered(event, out);
 }
 
 void appendRecord(std::string& out, const RenderedEvent& rendered, uint64_t seq) {

@@ -10,6 +10,7 @@
 /// are; invalid UTF-8 bytes become U+FFFD). The same event always gives the
 /// same bytes, so any parser plus sorted, compact output reproduces them.
 
+#include <array>
 #include <chrono>
 #include <cstdint>
 #include <memory>
@@ -104,6 +105,42 @@ struct AuditEvent {
 /// reuses them, statement after statement.
 using EventPtr = std::unique_ptr<AuditEvent>;
 
+/// The members every event of one session shares: `gateway_id`,
+/// `session_id`, the subject's four, `client_address`, `tls`,
+/// `tls_version`, `connection` and `upstream_role`.
+///
+/// Resets every other member to its default, keeping the memory of its
+/// strings and lists: an event reused for a session's next statement then
+/// carries nothing of the previous one, and its session members need no
+/// copying (a unit test sets every member of the canonical form and checks
+/// that exactly these survive).
+void keepSessionMembers(AuditEvent& event);
+
+/// A session's members as they appear in its records, escaped and laid out
+/// once when the session starts: renderEvent copies them instead of writing
+/// them again for every statement. Built for one gateway id; an event
+/// rendered with it must carry the same session members (checked in debug
+/// builds).
+class SessionTemplate {
+ public:
+  SessionTemplate(const AuditEvent& session, std::string_view gateway_id);
+
+  const std::string& gatewayId() const { return gateway_id_; }
+  /// Whether `event` has exactly the session members this was built from.
+  bool matches(const AuditEvent& event) const;
+
+  /// The runs of session members between the others, in key order (event.cc).
+  static constexpr size_t kRuns = 8;
+  std::string_view run(size_t i) const {
+    return std::string_view(runs_).substr(at_[i], at_[i + 1] - at_[i]);
+  }
+
+ private:
+  std::string gateway_id_;
+  std::string runs_;
+  std::array<size_t, kRuns + 1> at_{};
+};
+
 /// The canonical JSON of `event` as record number `seq` of its gateway's
 /// chain. Never fails: every field has a representation.
 std::string canonicalJson(const AuditEvent& event, uint64_t seq);
@@ -127,6 +164,9 @@ struct RenderedEvent {
 /// its memory. With the seq inserted, `out.json` is exactly
 /// canonicalJson(event with that gateway_id, seq).
 void renderEvent(const AuditEvent& event, std::string_view gateway_id, RenderedEvent& out);
+/// The same, the session members copied from `session` (built from the
+/// event's own, for gateway `session.gatewayId()`).
+void renderEvent(const AuditEvent& event, const SessionTemplate& session, RenderedEvent& out);
 /// The record of `rendered` as number `seq`, appended to `out`.
 void appendRecord(std::string& out, const RenderedEvent& rendered, uint64_t seq);
 

@@ -136,7 +136,9 @@ class ClientSession : public std::enable_shared_from_this<ClientSession>,
   awaitable<bool> waitAuditDurable();
   /// Feeds a client message to the statement tracker, after the gate.
   void auditMessage(const protocol::FrontendMessage& msg, bool denied);
-  void emitAudit(const audit::AuditEvent& event);
+  /// `members`: the template of the event's session members, if they are
+  /// the session's own (connect and statement events).
+  void emitAudit(const audit::AuditEvent& event, const audit::SessionTemplate* members = nullptr);
 
   /// Where `credential_name` of the session's connection logs in: the
   /// session's upstream and masking's metadata connection.
@@ -251,6 +253,8 @@ class ClientSession : public std::enable_shared_from_this<ClientSession>,
   std::unique_ptr<PolicyGate> gate_;      ///< null: no policy applies, forward everything
   audit::AuditLog* audit_log_ = nullptr;  ///< null: auditing is off
   std::unique_ptr<StatementAudit> statement_audit_;
+  /// The session members of its statement events, rendered once.
+  std::unique_ptr<const audit::SessionTemplate> audit_members_;
   size_t audit_credit_ = 0;                   ///< slots reserved and not yet used
   audit::AuditLog::Ticket audit_ticket_ = 0;  ///< the last event this session submitted
   bool ready_in_plan_ = false;  ///< the server plan being written holds a ReadyForQuery

@@ -50,16 +50,17 @@ void ClientSession::startAudit() {
   }
   const config::AuditParams params =
       gate_ ? gate_->policy().auditParameters() : config_.audit.parameters;
+  audit_members_ = std::make_unique<const audit::SessionTemplate>(base, audit_log_->gatewayId());
   statement_audit_ = std::make_unique<StatementAudit>(
       base, audit::toParamMode(params),
-      [this](const audit::AuditEvent& event) { emitAudit(event); });
+      [this](const audit::AuditEvent& event) { emitAudit(event, audit_members_.get()); });
   statement_audit_->setNamesMasked(
       [this](const sql::StatementInfo& info) { return mask_ && mask_->namesMasked(info); });
   audit::AuditEvent connect = std::move(base);
   connect.type = audit::EventType::Connect;
   connect.time = audit::nowUs();
   if (gate_) connect.policy = gate_->policy().name();
-  emitAudit(connect);
+  emitAudit(connect, audit_members_.get());
 }
 
 void ClientSession::auditSessionEvent(audit::EventType type, std::string reason) {
@@ -84,12 +85,13 @@ void ClientSession::auditSessionEvent(audit::EventType type, std::string reason)
   emitAudit(ev);
 }
 
-void ClientSession::emitAudit(const audit::AuditEvent& event) {
+void ClientSession::emitAudit(const audit::AuditEvent& event,
+                              const audit::SessionTemplate* members) {
   if (audit_credit_ > 0) {
     --audit_credit_;
-    audit_ticket_ = audit_log_->submit(event);
+    audit_ticket_ = audit_log_->submit(event, members);
   } else {
-    audit_ticket_ = audit_log_->submitUnreserved(event);
+    audit_ticket_ = audit_log_->submitUnreserved(event, members);
   }
 }
 
@@ -145,34 +147,47 @@ awaitable<bool> ClientSession::waitForAuditRoom() {
 void ClientSession::auditMessage(const protocol::FrontendMessage& msg, bool denied) {
   StatementAudit& sa = *statement_audit_;
   const bool ending = boundary_end_ != SessionEnd::None;
-  AuditDecision decision;
-  if (ending) {
-    decision.decision = "deny";
-    decision.rule = "session_ending";
-    if (gate_) decision.policy = gate_->policy().name();
-  } else if (gate_) {
-    decision = fromDecision(gate_->last());
-    decision.review_id = std::move(audit_review_id_);
-    audit_review_id_.clear();
-  }
+  // Only the messages that start a statement (and a Bind the gate refused
+  // or a review let through) record a decision; Execute, Sync and Close
+  // pass through here for every statement and build none.
+  std::string review_id = std::move(audit_review_id_);
+  audit_review_id_.clear();
+  auto decisionOf = [&] {
+    AuditDecision decision;
+    if (ending) {
+      decision.decision = "deny";
+      decision.rule = "session_ending";
+      if (gate_) decision.policy = gate_->policy().name();
+    } else if (gate_) {
+      decision = fromDecision(gate_->last());
+      decision.review_id = std::move(review_id);
+    }
+    return decision;
+  };
   auto analysisOf = [&](std::string_view sql) {
     return gate_ && !ending ? gate_->lastAnalysis() : worker_.analysisCache().get(sql);
   };
-  if (const auto* q = std::get_if<protocol::Query>(&msg)) {
-    sa.query(*analysisOf(q->sql), decision, denied);
-  } else if (const auto* p = std::get_if<protocol::Parse>(&msg)) {
-    std::vector<uint32_t> types(p->param_types.size());
-    for (size_t i = 0; i < types.size(); ++i) types[i] = static_cast<uint32_t>(p->param_types[i]);
-    sa.parse(p->statement, analysisOf(p->query), decision, denied, std::move(types));
-  } else if (const auto* b = std::get_if<protocol::Bind>(&msg)) {
-    sa.bind(*b, denied ? &decision : nullptr, decision.review_id);
-  } else if (const auto* e = std::get_if<protocol::Execute>(&msg)) {
+  if (const auto* e = std::get_if<protocol::Execute>(&msg)) {
     sa.execute(e->portal);
   } else if (std::holds_alternative<protocol::Sync>(msg)) {
     sa.sync();
+  } else if (const auto* b = std::get_if<protocol::Bind>(&msg)) {
+    if (denied) {
+      const AuditDecision decision = decisionOf();
+      sa.bind(*b, &decision, decision.review_id);
+    } else {
+      sa.bind(*b, nullptr, gate_ && !ending ? std::move(review_id) : std::string());
+    }
+  } else if (const auto* q = std::get_if<protocol::Query>(&msg)) {
+    sa.query(*analysisOf(q->sql), decisionOf(), denied);
+  } else if (const auto* p = std::get_if<protocol::Parse>(&msg)) {
+    std::vector<uint32_t> types(p->param_types.size());
+    for (size_t i = 0; i < types.size(); ++i) types[i] = static_cast<uint32_t>(p->param_types[i]);
+    sa.parse(p->statement, analysisOf(p->query), decisionOf(), denied, std::move(types));
   } else if (const auto* c = std::get_if<protocol::Close>(&msg)) {
     sa.close(c->target, c->name);
   } else if (const auto* f = std::get_if<protocol::FunctionCall>(&msg)) {
+    AuditDecision decision = decisionOf();
     if (gate_ && !ending) {
       decision.decision = denied ? "deny" : "allow";
       decision.rule = denied ? "fast_path_function_call" : "access:admin";

@@ -85,20 +85,20 @@ int64_t rowsFromTag(std::string_view tag) {
 audit::EventPtr StatementAudit::statementEvent(
     const sql::StatementInfo* info, std::string_view text,
     std::span<const std::optional<std::string>> parameters, const AuditDecision& decision) {
-  // Every field is assigned from the session's event, so nothing of the
-  // record a spare held before survives; only its memory is reused.
+  // A spare is an event of this session: its session members are the
+  // session's already, everything else is reset (only its memory is
+  // reused, nothing of the record it held survives).
   audit::EventPtr out;
   if (!spares_.empty()) {
     out = std::move(spares_.back());
     spares_.pop_back();
   } else {
-    out = std::make_unique<audit::AuditEvent>();
+    out = std::make_unique<audit::AuditEvent>(session_);
   }
   audit::AuditEvent& ev = *out;
   // The spare's table names keep their memory through the reset below.
   std::vector<std::string> tables = std::move(ev.tables);
-  ev = session_;
-  ev.type = audit::EventType::Statement;
+  audit::keepSessionMembers(ev);
   ev.time = audit::nowUs();
   ev.statement_kind = info != nullptr ? sql::toString(info->kind) : "unknown";
   audit::ParamMode mode = mode_;
@@ -272,9 +272,10 @@ void StatementAudit::execute(std::string_view portal) {
   const sql::StatementInfo* info = statement && !statement->analysis->statements.empty()
                                        ? &statement->analysis->statements.front()
                                        : nullptr;
+  static const AuditDecision kUndecided;
   audit::EventPtr ev =
       statementEvent(info, info != nullptr ? info->text : "", it->second.parameters,
-                     statement ? statement->decision : AuditDecision{});
+                     statement ? statement->decision : kUndecided);
   if (!it->second.review_id.empty()) ev->review_id = it->second.review_id;
   push(Entry::Statement, std::move(ev));
 }

@@ -339,6 +339,32 @@ TEST(AuditLog, TwoLogsFedFromOneThreadEachKeepTheirOwnRecords) {
   }
 }
 
+TEST(AuditLog, ASessionTemplateOfAnotherGatewayIsNotUsed) {
+  // A session keeps its template across a reload that may swap the log for
+  // one with another gateway id: records still carry the log's own id.
+  auto state = std::make_shared<MemoryState>();
+  std::vector<std::unique_ptr<Sink>> sinks;
+  sinks.push_back(std::make_unique<MemorySink>(state));
+  auto log = testing::openLog(testing::fastOptions("gw-now"), std::move(sinks));
+  const AuditEvent e = testing::statement(2);
+  const SessionTemplate before_reload(e, "gw-before");
+  const SessionTemplate current(e, "gw-now");
+  ASSERT_TRUE(log->tryReserve());
+  log->submit(e, &before_reload);
+  ASSERT_TRUE(log->tryReserve());
+  log->submit(e, &current);
+  log->flush();
+  ASSERT_EQ(state->rows.size(), 2u);
+  for (const StoredRecord& r : state->rows) {
+    auto parsed = parseRecord(r.record);
+    ASSERT_TRUE(parsed.ok());
+    EXPECT_EQ(parsed->event.gateway_id, "gw-now");
+    AuditEvent expected = e;
+    expected.gateway_id = "gw-now";
+    EXPECT_EQ(r.record, canonicalJson(expected, r.seq));
+  }
+}
+
 TEST(AuditLog, OpenFromConfigCreatesTheDefaultSqliteSink) {
   testing::TempDir dir;
   config::AuditConfig c;

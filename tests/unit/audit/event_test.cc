@@ -6,7 +6,9 @@
 
 #include <gtest/gtest.h>
 
+#include <functional>
 #include <nlohmann/json.hpp>
+#include <set>
 
 #include "test_util.h"
 
@@ -150,6 +152,107 @@ TEST(CanonicalJson, ParseRejectsMissingUnknownAndMistypedKeys) {
   mistyped["type"] = "teleport";
   EXPECT_FALSE(parseRecord(mistyped.dump()).ok());
   EXPECT_FALSE(parseRecord("not json").ok());
+}
+
+/// An event with every member of the canonical form away from its default,
+/// found from the keys of a record: a member added later is covered too.
+AuditEvent everyMemberSet() {
+  nlohmann::json j = nlohmann::json::parse(canonicalJson(AuditEvent{}, 1));
+  for (auto& [key, value] : j.items()) {
+    if (value.is_string()) {
+      value = key + "-set";
+    } else if (value.is_boolean()) {
+      value = !value.get<bool>();
+    } else if (value.is_number()) {
+      value = 12345;
+    } else if (key == "masked") {
+      value = nlohmann::json::array({{{"cells", 1}, {"column", "c"}, {"rule", "r"}}});
+    } else {
+      value = nlohmann::json::array({key + "-item"});
+    }
+  }
+  j["type"] = "connect";  // a known type, not the default one
+  auto parsed = parseRecord(j.dump());
+  if (!parsed) throw std::runtime_error(parsed.error().message);
+  return parsed->event;
+}
+
+const std::set<std::string> kSessionMembers = {
+    "gateway_id",     "session_id",  "subject_id",     "subject_groups",
+    "subject_issuer", "auth_method", "client_address", "tls",
+    "tls_version",    "connection",  "upstream_role"};
+
+TEST(SessionMembers, KeepSessionMembersResetsEveryOtherMember) {
+  // A session reuses an event for its next statement: what the last
+  // statement set must not show up in the next record.
+  const AuditEvent full = everyMemberSet();
+  AuditEvent kept = full;
+  kept.statement.assign(500, 'x');  // memory the reset keeps
+  keepSessionMembers(kept);
+  const auto record = nlohmann::json::parse(canonicalJson(kept, 1));
+  const auto set = nlohmann::json::parse(canonicalJson(full, 1));
+  const auto fresh = nlohmann::json::parse(canonicalJson(AuditEvent{}, 1));
+  for (const auto& member : kSessionMembers) EXPECT_TRUE(record.contains(member)) << member;
+  for (const auto& [key, value] : record.items()) {
+    if (key == "seq") continue;
+    ASSERT_NE(set[key], fresh[key]) << key << " was not set by the test";
+    if (kSessionMembers.count(key) != 0) {
+      EXPECT_EQ(value, set[key]) << key;
+    } else {
+      EXPECT_EQ(value, fresh[key]) << key;
+    }
+  }
+}
+
+TEST(SessionMembers, RenderingWithATemplateGivesTheSameBytes) {
+  // Session members that need escaping, of every event type, for a gateway
+  // id that needs escaping too.
+  for (int t = 0; t <= static_cast<int>(EventType::Anchor); ++t) {
+    AuditEvent e = testing::statement(t);
+    e.type = static_cast<EventType>(t);
+    e.subject_id = "al\"ice \xff\n";
+    e.subject_groups =
+        t % 2 == 0 ? std::vector<std::string>{"a\\b", ""} : std::vector<std::string>{};
+    e.subject_issuer = "https://idp.example.com/é";
+    e.client_address = "[::1]:5432";
+    e.tls = t % 2 == 0;
+    e.tls_version = e.tls ? "TLSv1.3" : "";
+    e.upstream_role = "agent\x01ro";
+    e.session_id = UINT64_MAX - static_cast<uint64_t>(t);
+    e.reason = "reason " + std::to_string(t);
+    const SessionTemplate members(e, "gw\"1");
+    EXPECT_TRUE(members.matches(e));
+    RenderedEvent with;
+    RenderedEvent without;
+    renderEvent(e, members, with);
+    renderEvent(e, "gw\"1", without);
+    EXPECT_EQ(with.json, without.json) << toString(e.type);
+    EXPECT_EQ(with.seq_at, without.seq_at);
+    EXPECT_EQ(with.subject, without.subject);
+    EXPECT_EQ(with.session_id, without.session_id);
+    std::string record;
+    appendRecord(record, with, 3);
+    e.gateway_id = "gw\"1";
+    EXPECT_EQ(record, canonicalJson(e, 3));
+  }
+}
+
+TEST(SessionMembers, ATemplateMatchesOnlyItsOwnSessionMembers) {
+  const AuditEvent e = testing::statement(1);
+  const SessionTemplate members(e, "gw");
+  AuditEvent other = e;
+  other.statement = "another statement";
+  other.rows = 99;
+  EXPECT_TRUE(members.matches(other));  // statement members may differ
+  for (auto change : std::vector<std::function<void(AuditEvent&)>>{
+           [](AuditEvent& x) { x.subject_id = "mallory"; },
+           [](AuditEvent& x) { x.subject_groups.emplace_back("admins"); },
+           [](AuditEvent& x) { x.upstream_role = "postgres"; },
+           [](AuditEvent& x) { x.tls = !x.tls; }, [](AuditEvent& x) { x.session_id += 1; }}) {
+    AuditEvent changed = e;
+    change(changed);
+    EXPECT_FALSE(members.matches(changed));
+  }
 }
 
 }  // namespace
