@@ -26,6 +26,12 @@ usage: bench/run.sh [options]
       --rounds N         --mask: fetches per target and cell (default 5; the median is reported)
       --repeat N         pgbench cells: run every cell N times (rotating the target order),
                          report the median TPS and latency (default 1)
+      --interleave       instead of pgbench cells: bench/ab_load.cc (pgw_ab_load) runs the
+                         select-only workload against all targets at once, switching target
+                         every 300 ms, and reports each target relative to the first listed
+                         (with --audit: pgwarden-audit / pgwarden-policy) with a 95% interval;
+                         -T is then the seconds per protocol mode (default 300)
+      --clients N        --interleave: client connections (default 8)
       --idle-conns N     idle connections for the memory measurement (default 1000)
       --no-rss           skip the memory measurement
       --keep             keep the temp directory (logs, configs) for inspection
@@ -33,13 +39,16 @@ usage: bench/run.sh [options]
 
 environment:
   PGWARDEN_BIN   gateway binary (default: build-release/pgwarden in the repo)
+  PGW_AB_LOAD    --interleave driver (default: build-release/bench/pgw_ab_load)
   PG_BINDIR      PostgreSQL 15 binaries (default: /usr/lib/postgresql/15/bin)
   BENCH_OUT      also write the result tables to this file
 EOF
 }
 
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-seconds=${BENCH_SECONDS:-10}
+seconds=${BENCH_SECONDS:-}
+interleave=0
+ab_clients=8
 scale=10
 targets_arg="direct,pgwarden,pgbouncer"
 policy_cells=0
@@ -61,6 +70,8 @@ while (($#)); do
     --mask-rows) mask_rows=$2; shift 2 ;;
     --rounds) mask_rounds=$2; shift 2 ;;
     --repeat) repeat=$2; shift 2 ;;
+    --interleave) interleave=1; shift ;;
+    --clients) ab_clients=$2; shift 2 ;;
     --idle-conns) idle_conns=$2; shift 2 ;;
     --no-rss) measure_rss=0; shift ;;
     --keep) keep=1; shift ;;
@@ -68,6 +79,17 @@ while (($#)); do
     *) echo "run.sh: unknown option $1" >&2; usage >&2; exit 2 ;;
   esac
 done
+# The interleaved comparison needs minutes for a 1% resolution; pgbench cells seconds.
+if [[ -z $seconds ]]; then
+  if ((interleave)); then seconds=300; else seconds=10; fi
+fi
+if ((interleave)); then
+  # Audit vs no audit: the gateway with the same policy is the baseline.
+  [[ $targets_arg == "direct,pgwarden-policy,pgwarden-audit" ]] && targets_arg="pgwarden-policy,pgwarden-audit"
+  ((mask_mode == 0)) || { echo "run.sh: --interleave and --mask do not combine" >&2; exit 2; }
+  measure_rss=0
+fi
+[[ $ab_clients =~ ^[1-9][0-9]*$ ]] || { echo "run.sh: --clients takes a positive integer" >&2; exit 2; }
 [[ $seconds =~ ^[0-9]+$ && $scale =~ ^[0-9]+$ && $idle_conns =~ ^[0-9]+$ ]] ||
   { echo "run.sh: -T, -s and --idle-conns take integers" >&2; exit 2; }
 [[ $mask_rows =~ ^[1-9][0-9]*$ && $mask_rounds =~ ^[1-9][0-9]*$ && $repeat =~ ^[1-9][0-9]*$ ]] ||
@@ -110,7 +132,13 @@ for t in "${wanted[@]}"; do
     *) die "unknown target '$t' (direct, pgwarden, pgbouncer, pgwarden-allow, pgwarden-policy, pgwarden-audit, pgwarden-audit-sync, pgwarden-plain, pgwarden-mask)" ;;
   esac
 done
-[[ " ${targets[*]} " == *" direct "* ]] || die "the direct target is needed as the baseline"
+if ((interleave)); then
+  ab_load=${PGW_AB_LOAD:-$repo/build-release/bench/pgw_ab_load}
+  [[ -x $ab_load ]] || die "$ab_load not found; build it with: ninja -C build-release pgw_ab_load (needs PGW_BENCH=ON and libpq-dev)"
+  ((${#targets[@]} >= 2)) || die "--interleave needs two targets or more"
+else
+  [[ " ${targets[*]} " == *" direct "* ]] || die "the direct target is needed as the baseline"
+fi
 if ((measure_rss)) && ((policy_cells || mask_mode)); then
   measure_rss=0
 fi
@@ -533,6 +561,51 @@ EOF
   }
   echo
   report_mask | tee ${BENCH_OUT:+"$BENCH_OUT"}
+  exit 0
+fi
+
+# --- --interleave: every target in the same seconds, pgw_ab_load --------------
+if ((interleave)); then
+  ab_args=()
+  for t in "${targets[@]}"; do
+    ab_args+=(--target "host=127.0.0.1 port=${port[$t]} dbname=bench user=bench sslmode=disable")
+  done
+  ab_results=$work/interleave.txt
+  : >"$ab_results"
+  log "targets: ${targets[*]} (relative to ${targets[0]}); 3 modes x ${seconds}s (~$((3 * seconds / 60 + 1)) min)"
+  for mode in simple extended prepared; do
+    log "select-$mode, $ab_clients clients"
+    out=$work/runs/interleave-$mode.log
+    "$ab_load" --clients "$ab_clients" --seconds "$seconds" --scale "$scale" --mode "$mode" \
+      "${ab_args[@]}" >"$out" 2>&1 || { cat "$out" >&2; die "pgw_ab_load failed"; }
+    printf '%s\n' "$mode" >>"$ab_results"
+    cat "$out" >>"$ab_results"
+  done
+  report_interleave() {
+    echo "## pgwarden interleaved benchmark ($(date -u +%Y-%m-%dT%H:%MZ))"
+    echo
+    echo "- machine: $(nproc) cores, $(awk -F': ' '/^model name/{print $2; exit}' /proc/cpuinfo)"
+    echo "- PostgreSQL $("$pg_bindir/postgres" --version | awk '{print $3}') (fsync=off), pgbench scale $scale"
+    echo "- $("$pgwarden_bin" version 2>/dev/null | head -1) ($pgwarden_bin), default workers"
+    echo "- pgw_ab_load: pgbench's select-only transaction, $ab_clients clients, each connected to every target; all switch target every 300 ms (first 75 ms of a slot not counted); ${seconds}s per mode"
+    echo "- ratio: geometric mean over rounds of (target's TPS / ${targets[0]}'s TPS in the same round), 95% interval"
+    echo
+    echo "| mode | target | median TPS | / ${targets[0]} | 95% interval |"
+    echo "|---|---|---:|---:|---|"
+    awk -v names="${targets[*]}" '
+      BEGIN { split(names, name, " ") }
+      /^(simple|extended|prepared)$/ { mode = $1; next }
+      /^target [0-9]+:/ {
+        i = substr($2, 1, length($2) - 1) + 1
+        match($0, /median [0-9]+ tps/); tps = substr($0, RSTART + 7, RLENGTH - 11)
+        match($0, /vs target 0: [0-9.]+/); r = substr($0, RSTART + 13, RLENGTH - 13)
+        match($0, /\(95%: [0-9.]+\.\.[0-9.]+\)/); ci = substr($0, RSTART + 6, RLENGTH - 7)
+        sub(/\.\./, "–", ci)
+        printf "| select-%s | %s | %s | %s | %s |\n", mode, name[i], tps, (i == 1 ? "1" : r), (i == 1 ? "" : ci)
+      }' "$ab_results"
+  }
+  echo
+  report_interleave | tee ${BENCH_OUT:+"$BENCH_OUT"}
   exit 0
 fi
 
