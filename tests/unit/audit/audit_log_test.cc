@@ -272,6 +272,7 @@ TEST(AuditLog, ManyThreadsSubmittingGiveOneContiguousChain) {
   auto log = memoryLog(st, 256);
   std::vector<std::thread> threads;
   std::atomic<int> refused{0};
+  std::vector<AuditLog::Ticket> last(4);
   for (int t = 0; t < 4; ++t) {
     threads.emplace_back([&, t] {
       for (int i = 0; i < 500; ++i) {
@@ -281,15 +282,42 @@ TEST(AuditLog, ManyThreadsSubmittingGiveOneContiguousChain) {
         }
         AuditEvent e = testing::statement(i);
         e.session_id = static_cast<uint64_t>(t);
-        log->submit(std::move(e));
+        const AuditLog::Ticket ticket = log->submit(std::move(e));
+        EXPECT_GT(ticket, last[static_cast<size_t>(t)]);
+        last[static_cast<size_t>(t)] = ticket;
+        // Now and then the writer goes idle and a thread's next event must
+        // wake it (no flush() until the end).
+        if (i % 100 == 99) {
+          std::mutex mu;
+          std::condition_variable cv;
+          bool done = false;
+          log->whenDurable(ticket, [&] {
+            std::lock_guard lock(mu);
+            done = true;
+            cv.notify_all();
+          });
+          std::unique_lock lock(mu);
+          EXPECT_TRUE(cv.wait_for(lock, 5s, [&] { return done; }));
+        }
       }
     });
   }
   for (auto& th : threads) th.join();
+  for (AuditLog::Ticket t : last) EXPECT_TRUE(log->durable(t));
   log->flush();
   ASSERT_EQ(st->rows.size(), 2000u);
   ChainVerifier v("gw-test", ChainAnchor{}, nullptr);
-  for (const auto& r : st->rows) ASSERT_TRUE(v.add(r));
+  // Each thread's events keep the order it submitted them in.
+  std::vector<int64_t> next(4, 0);
+  for (const auto& r : st->rows) {
+    ASSERT_TRUE(v.add(r));
+    auto parsed = parseRecord(r.record);
+    ASSERT_TRUE(parsed);
+    const auto t = static_cast<size_t>(parsed->event.session_id);
+    ASSERT_LT(t, next.size());
+    EXPECT_EQ(parsed->event.rows, next[t]) << "thread " << t;
+    next[t] = parsed->event.rows + 1;
+  }
   EXPECT_TRUE(v.finish().ok);
 }
 
