@@ -29,7 +29,7 @@
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
-#include <cstring>
+#include <memory>
 #include <random>
 #include <string>
 #include <thread>
@@ -39,6 +39,8 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
+enum class Mode { Simple, Extended, Prepared };
+
 struct Options {
   std::vector<std::string> targets;
   int clients = 8;
@@ -46,7 +48,8 @@ struct Options {
   int slot_ms = 300;
   int settle_ms = 75;
   int scale = 10;
-  std::string mode = "simple";
+  std::string mode_name = "simple";
+  Mode mode = Mode::Simple;
 };
 
 [[noreturn]] void usage(const char* why) {
@@ -78,7 +81,7 @@ Options parse(int argc, char** argv) {
     } else if (a == "--scale") {
       o.scale = std::atoi(v);
     } else if (a == "--mode") {
-      o.mode = v;
+      o.mode_name = v;
     } else {
       usage(("unknown option " + a).c_str());
     }
@@ -88,7 +91,13 @@ Options parse(int argc, char** argv) {
       o.settle_ms >= o.slot_ms) {
     usage("--clients, --seconds, --scale must be positive; 0 <= --settle-ms < --slot-ms");
   }
-  if (o.mode != "simple" && o.mode != "extended" && o.mode != "prepared") {
+  if (o.mode_name == "simple") {
+    o.mode = Mode::Simple;
+  } else if (o.mode_name == "extended") {
+    o.mode = Mode::Extended;
+  } else if (o.mode_name == "prepared") {
+    o.mode = Mode::Prepared;
+  } else {
     usage("--mode is simple, extended or prepared");
   }
   return o;
@@ -114,7 +123,7 @@ class Client {
         std::fprintf(stderr, "pgw_ab_load: %s: %s", t.c_str(), PQerrorMessage(c));
         return false;
       }
-      if (o_.mode == "prepared") {
+      if (o_.mode == Mode::Prepared) {
         PGresult* r = PQprepare(c, "sel", kSelect, 1, nullptr);
         const bool ok = PQresultStatus(r) == PGRES_COMMAND_OK;
         PQclear(r);
@@ -128,14 +137,14 @@ class Client {
   bool run(size_t t) {
     const int aid = aid_(rng_);
     PGresult* r = nullptr;
-    if (o_.mode == "simple") {
+    if (o_.mode == Mode::Simple) {
       char sql[96];
       std::snprintf(sql, sizeof sql, "SELECT abalance FROM pgbench_accounts WHERE aid = %d;", aid);
       r = PQexec(conns_[t], sql);
     } else {
       const std::string v = std::to_string(aid);
       const char* values[] = {v.c_str()};
-      r = o_.mode == "extended"
+      r = o_.mode == Mode::Extended
               ? PQexecParams(conns_[t], kSelect, 1, nullptr, values, nullptr, nullptr, 0)
               : PQexecPrepared(conns_[t], "sel", 1, values, nullptr, nullptr, 0);
     }
@@ -206,7 +215,7 @@ int main(int argc, char** argv) {
   const double counted_s = std::chrono::duration<double>(slot - settle).count();
   const size_t rounds = nslots / ntargets;
   std::printf("targets: %zu, clients: %d, mode: %s, %zu rounds of %d ms slots (%d ms settle)\n",
-              ntargets, o.clients, o.mode.c_str(), rounds, o.slot_ms, o.settle_ms);
+              ntargets, o.clients, o.mode_name.c_str(), rounds, o.slot_ms, o.settle_ms);
   std::vector<std::vector<double>> tps(ntargets);
   std::vector<std::vector<double>> ratio(ntargets);
   for (size_t r = 0; r < rounds; ++r) {

@@ -13,8 +13,12 @@ namespace pgw::audit {
 namespace {
 
 using sqlite::columnText;
-using sqlite::kSchemaVersion;
 using sqlite::Stmt;
+
+/// The file layout this build writes. Version 3 may store a segment's lines
+/// as a zstd frame (a BLOB); version 2 only as text, so a version 2 file is
+/// still read as it is.
+constexpr int kSchemaVersion = 3;
 
 constexpr const char* kSchema = R"sql(
 CREATE TABLE IF NOT EXISTS audit_meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);

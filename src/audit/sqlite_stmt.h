@@ -37,9 +37,4 @@ inline std::string columnText(sqlite3_stmt* s, int i) {
                       : std::string(p, static_cast<size_t>(sqlite3_column_bytes(s, i)));
 }
 
-/// The file layout this build writes. Version 3 may store a segment's lines
-/// as a zstd frame (a BLOB); version 2 only as text, so a version 2 file is
-/// still read as it is.
-constexpr int kSchemaVersion = 3;
-
 }  // namespace pgw::audit::sqlite
