@@ -22,7 +22,6 @@ constexpr int kSchemaVersion = 3;
 
 constexpr const char* kSchema = R"sql(
 CREATE TABLE IF NOT EXISTS audit_meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);
-INSERT OR IGNORE INTO audit_meta(key, value) VALUES ('schema_version', '3');
 CREATE TABLE IF NOT EXISTS audit_segments(
   id INTEGER PRIMARY KEY,
   gateway_id TEXT NOT NULL,
@@ -95,12 +94,19 @@ Result<std::unique_ptr<SqliteSink>> SqliteSink::open(const std::string& path,
     if (auto st = sink->exec(pragma); !st) return st.takeError();
   }
   if (auto st = sink->exec(kSchema); !st) return st.takeError();
+  const std::string record_version =
+      fmt::format("INSERT OR IGNORE INTO audit_meta(key, value) VALUES ('schema_version', '{}')",
+                  kSchemaVersion);
+  if (auto st = sink->exec(record_version.c_str()); !st) {
+    return st.takeError();
+  }
   if (auto st = refuseNewer(db, path); !st) return st.takeError();
   // A version 2 file keeps its text segments; from now on it may also hold
   // compressed ones, which a pgwarden that knows only version 2 cannot read.
-  if (auto st = sink->exec("UPDATE audit_meta SET value = '3' "
-                           "WHERE key = 'schema_version' AND value = '2'");
-      !st) {
+  const std::string from_v2 =
+      fmt::format("UPDATE audit_meta SET value = '{}' WHERE key = 'schema_version' AND value = '2'",
+                  kSchemaVersion);
+  if (auto st = sink->exec(from_v2.c_str()); !st) {
     return st.takeError();
   }
   if (sqlite3_prepare_v2(db,
@@ -185,10 +191,11 @@ Status SqliteSink::convertV1() {
   }
   if (rc != SQLITE_DONE) return rollback(error("cannot convert the version 1 table"));
   if (auto st = flush(); !st) return rollback(st.takeError());
-  if (sqlite3_exec(db_,
-                   "DROP TABLE audit_events; "
-                   "UPDATE audit_meta SET value = '3' WHERE key = 'schema_version'; COMMIT",
-                   nullptr, nullptr, nullptr) != SQLITE_OK) {
+  const std::string finish = fmt::format(
+      "DROP TABLE audit_events; "
+      "UPDATE audit_meta SET value = '{}' WHERE key = 'schema_version'; COMMIT",
+      kSchemaVersion);
+  if (sqlite3_exec(db_, finish.c_str(), nullptr, nullptr, nullptr) != SQLITE_OK) {
     return rollback(error("cannot convert the version 1 table"));
   }
   if (converted > 0) {
