@@ -256,8 +256,10 @@ json responses() {
       {503, "Not available on this gateway now"}};
   json out;
   for (const auto& [code, text] : codes) {
-    out["E" + std::to_string(code)] = {
-        {"description", text}, {"content", {{"application/json", {{"schema", ref("Error")}}}}}};
+    std::string key = std::to_string(code);
+    key.insert(key.begin(), 'E');
+    out[key] = {{"description", text},
+                {"content", {{"application/json", {{"schema", ref("Error")}}}}}};
   }
   return out;
 }
