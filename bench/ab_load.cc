@@ -20,8 +20,16 @@
 // `SELECT abalance FROM pgbench_accounts WHERE aid = :aid` with a uniform
 // random aid in 1..100000*scale, sent as pgbench -M simple (text inlined),
 // extended (unnamed statement each time) or prepared (named, prepared once).
+//
+// Where the CPU goes: `--cpu` charges to each target the CPU time its
+// PostgreSQL backends used during the run (found with pg_backend_pid() on
+// every connection, so through a gateway too), and `--process T=PID` the
+// CPU time of a process serving target T (the gateway), per statement
+// over all the statements the target ran. Read from /proc: the targets run
+// on this machine.
 
 #include <libpq-fe.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <atomic>
@@ -29,8 +37,11 @@
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
+#include <fstream>
+#include <map>
 #include <memory>
 #include <random>
+#include <sstream>
 #include <string>
 #include <thread>
 #include <vector>
@@ -50,6 +61,8 @@ struct Options {
   int scale = 10;
   std::string mode_name = "simple";
   Mode mode = Mode::Simple;
+  bool cpu = false;
+  std::map<size_t, int> processes;  ///< --process T=PID
 };
 
 [[noreturn]] void usage(const char* why) {
@@ -57,7 +70,8 @@ struct Options {
                "pgw_ab_load: %s\n"
                "usage: pgw_ab_load --target CONNINFO --target CONNINFO [...]\n"
                "         [--clients N] [--seconds S] [--slot-ms MS] [--settle-ms MS]\n"
-               "         [--scale N] [--mode simple|extended|prepared]\n",
+               "         [--scale N] [--mode simple|extended|prepared]\n"
+               "         [--cpu] [--process T=PID ...]\n",
                why);
   std::exit(2);
 }
@@ -66,6 +80,10 @@ Options parse(int argc, char** argv) {
   Options o;
   for (int i = 1; i < argc; ++i) {
     const std::string a = argv[i];
+    if (a == "--cpu") {
+      o.cpu = true;
+      continue;
+    }
     if (i + 1 >= argc) usage(("missing value after " + a).c_str());
     const char* v = argv[++i];
     if (a == "--target") {
@@ -82,6 +100,12 @@ Options parse(int argc, char** argv) {
       o.scale = std::atoi(v);
     } else if (a == "--mode") {
       o.mode_name = v;
+    } else if (a == "--process") {
+      size_t t = 0;
+      int pid = 0;
+      if (std::sscanf(v, "%zu=%d", &t, &pid) != 2 || pid <= 0) usage("--process takes T=PID");
+      o.processes[t] = pid;
+      o.cpu = true;
     } else {
       usage(("unknown option " + a).c_str());
     }
@@ -90,6 +114,9 @@ Options parse(int argc, char** argv) {
   if (o.clients < 1 || o.seconds < 1 || o.scale < 1 || o.slot_ms < 10 || o.settle_ms < 0 ||
       o.settle_ms >= o.slot_ms) {
     usage("--clients, --seconds, --scale must be positive; 0 <= --settle-ms < --slot-ms");
+  }
+  for (const auto& [t, pid] : o.processes) {
+    if (t >= o.targets.size()) usage("--process names a target that was not given");
   }
   if (o.mode_name == "simple") {
     o.mode = Mode::Simple;
@@ -123,6 +150,17 @@ class Client {
         std::fprintf(stderr, "pgw_ab_load: %s: %s", t.c_str(), PQerrorMessage(c));
         return false;
       }
+      if (o_.cpu) {
+        PGresult* r = PQexec(c, "SELECT pg_backend_pid()");
+        const bool ok = PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) == 1;
+        backends_.push_back(ok ? std::atoi(PQgetvalue(r, 0, 0)) : 0);
+        PQclear(r);
+        if (!ok) {
+          std::fprintf(stderr, "pgw_ab_load: %s: pg_backend_pid(): %s", t.c_str(),
+                       PQerrorMessage(c));
+          return false;
+        }
+      }
       if (o_.mode == Mode::Prepared) {
         PGresult* r = PQprepare(c, "sel", kSelect, 1, nullptr);
         const bool ok = PQresultStatus(r) == PGRES_COMMAND_OK;
@@ -154,11 +192,41 @@ class Client {
     return ok;
   }
 
+  /// The backend serving this client on target `t` (with --cpu).
+  int backend(size_t t) const { return backends_[t]; }
+
  private:
   const Options& o_;
   std::vector<PGconn*> conns_;
+  std::vector<int> backends_;
   std::mt19937 rng_;
   std::uniform_int_distribution<int> aid_;
+};
+
+/// CPU seconds (user + system, all threads) `pid` has used; -1 when it
+/// cannot be read.
+double cpuSeconds(int pid) {
+  std::ifstream f("/proc/" + std::to_string(pid) + "/stat");
+  std::string line;
+  if (!std::getline(f, line)) return -1;
+  const size_t paren = line.rfind(')');
+  if (paren == std::string::npos) return -1;
+  // After the command: state (field 3) ... utime (14), stime (15).
+  std::istringstream rest(line.substr(paren + 2));
+  std::string field;
+  unsigned long long utime = 0;
+  unsigned long long stime = 0;
+  for (int n = 3; n <= 15 && rest >> field; ++n) {
+    if (n == 14) utime = std::stoull(field);
+    if (n == 15) stime = std::stoull(field);
+  }
+  return static_cast<double>(utime + stime) / static_cast<double>(::sysconf(_SC_CLK_TCK));
+}
+
+/// Per target: CPU seconds of its backends and of its --process.
+struct CpuSample {
+  std::vector<double> backends;
+  std::vector<double> process;
 };
 
 }  // namespace
@@ -171,6 +239,8 @@ int main(int argc, char** argv) {
   const size_t nslots = static_cast<size_t>(o.seconds) * 1000 / static_cast<size_t>(o.slot_ms);
   // Completions counted per slot; slot s belongs to target order(s).
   std::vector<std::atomic<uint64_t>> done(nslots);
+  // Every statement a target ran, counted or not (for CPU per statement).
+  std::vector<std::atomic<uint64_t>> ran(ntargets);
   // A B B A A B B A ... (for two targets; more rotate): a linear drift
   // within a pair of pairs cancels.
   auto order = [&](size_t s) -> size_t {
@@ -184,6 +254,17 @@ int main(int argc, char** argv) {
     clients.push_back(std::make_unique<Client>(o, 1234U + static_cast<unsigned>(i)));
     if (!clients.back()->connect()) return 1;
   }
+  auto sampleCpu = [&] {
+    CpuSample c{std::vector<double>(ntargets), std::vector<double>(ntargets, -1)};
+    for (size_t t = 0; t < ntargets; ++t) {
+      for (const auto& client : clients) c.backends[t] += cpuSeconds(client->backend(t));
+      if (auto it = o.processes.find(t); it != o.processes.end()) {
+        c.process[t] = cpuSeconds(it->second);
+      }
+    }
+    return c;
+  };
+  const CpuSample cpu_before = o.cpu ? sampleCpu() : CpuSample{};
   std::atomic<bool> failed = false;
   const auto start = Clock::now() + std::chrono::milliseconds(200);
   std::vector<std::thread> threads;
@@ -198,6 +279,7 @@ int main(int argc, char** argv) {
           failed = true;
           return;
         }
+        ran[order(s)].fetch_add(1, std::memory_order_relaxed);
         // Counted only when it finished in the slot it started in, after
         // the settling time.
         const auto end = Clock::now();
@@ -209,6 +291,8 @@ int main(int argc, char** argv) {
   }
   for (auto& t : threads) t.join();
   if (failed) return 1;
+  // Sampled while the connections are still open (their backends alive).
+  const CpuSample cpu_after = o.cpu ? sampleCpu() : CpuSample{};
 
   // Per round (one slot of every target): each target's count over the
   // first target's.
@@ -245,6 +329,17 @@ int main(int argc, char** argv) {
     std::printf("target %zu: median %.0f tps; vs target 0: %.4f (95%%: %.4f..%.4f), median %.4f\n",
                 t, median(tps[t]), std::exp(mean), std::exp(mean - 1.96 * se),
                 std::exp(mean + 1.96 * se), median(ratio[t]));
+  }
+  for (size_t t = 0; o.cpu && t < ntargets; ++t) {
+    const double n = static_cast<double>(std::max<uint64_t>(ran[t].load(), 1));
+    const double backends = (cpu_after.backends[t] - cpu_before.backends[t]) / n * 1e6;
+    std::printf("cpu %zu: %llu statements; PostgreSQL backends %.1f us/statement", t,
+                static_cast<unsigned long long>(ran[t].load()), backends);
+    if (cpu_before.process[t] >= 0 && cpu_after.process[t] >= 0) {
+      std::printf("; process %.1f us/statement",
+                  (cpu_after.process[t] - cpu_before.process[t]) / n * 1e6);
+    }
+    std::printf("\n");
   }
   return 0;
 }

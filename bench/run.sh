@@ -566,9 +566,18 @@ fi
 
 # --- --interleave: every target in the same seconds, pgw_ab_load --------------
 if ((interleave)); then
-  ab_args=()
+  # --cpu: each target's PostgreSQL backends and its gateway (or pgbouncer)
+  # charged per statement, from /proc.
+  ab_args=(--cpu)
+  i=0
   for t in "${targets[@]}"; do
     ab_args+=(--target "host=127.0.0.1 port=${port[$t]} dbname=bench user=bench sslmode=disable")
+    if [[ -n ${gateway_pid[$t]:-} ]]; then
+      ab_args+=(--process "$i=${gateway_pid[$t]}")
+    elif [[ $t == pgbouncer && -f $bouncer_dir/pgbouncer.pid ]]; then
+      ab_args+=(--process "$i=$(cat "$bouncer_dir/pgbouncer.pid")")
+    fi
+    i=$((i + 1))
   done
   ab_results=$work/interleave.txt
   : >"$ab_results"
@@ -590,18 +599,36 @@ if ((interleave)); then
     echo "- pgw_ab_load: pgbench's select-only transaction, $ab_clients clients, each connected to every target; all switch target every 300 ms (first 75 ms of a slot not counted); ${seconds}s per mode"
     echo "- ratio: geometric mean over rounds of (target's TPS / ${targets[0]}'s TPS in the same round), 95% interval"
     echo
-    echo "| mode | target | median TPS | / ${targets[0]} | 95% interval |"
-    echo "|---|---|---:|---:|---|"
-    awk -v names="${targets[*]}" '
-      BEGIN { split(names, name, " ") }
+    # One pass over the driver's output, two tables: the ratios, then CPU.
+    awk -v names="${targets[*]}" -v base="${targets[0]}" '
+      BEGIN {
+        split(names, name, " ")
+        print "| mode | target | median TPS | / " base " | 95% interval |"
+        print "|---|---|---:|---:|---|"
+      }
       /^(simple|extended|prepared)$/ { mode = $1; next }
+      /^(target|cpu) [0-9]+:/ { i = substr($2, 1, length($2) - 1) + 1 }
       /^target [0-9]+:/ {
-        i = substr($2, 1, length($2) - 1) + 1
         match($0, /median [0-9]+ tps/); tps = substr($0, RSTART + 7, RLENGTH - 11)
         match($0, /vs target 0: [0-9.]+/); r = substr($0, RSTART + 13, RLENGTH - 13)
         match($0, /\(95%: [0-9.]+\.\.[0-9.]+\)/); ci = substr($0, RSTART + 6, RLENGTH - 7)
         sub(/\.\./, "–", ci)
         printf "| select-%s | %s | %s | %s | %s |\n", mode, name[i], tps, (i == 1 ? "1" : r), (i == 1 ? "" : ci)
+      }
+      /^cpu [0-9]+:/ {
+        match($0, /backends [0-9.]+/); pg = substr($0, RSTART + 9, RLENGTH - 9)
+        proc = "–"
+        if (match($0, /process [0-9.]+/)) proc = substr($0, RSTART + 8, RLENGTH - 8)
+        cpu[++ncpu] = sprintf("| select-%s | %s | %s | %s |", mode, name[i], pg, proc)
+      }
+      END {
+        if (ncpu == 0) exit
+        print ""
+        print "CPU per statement over each whole run (user + system, from /proc): the PostgreSQL backends serving the target, and the target'"'"'s own process"
+        print ""
+        print "| mode | target | PostgreSQL µs | process µs |"
+        print "|---|---|---:|---:|"
+        for (k = 1; k <= ncpu; k++) print cpu[k]
       }' "$ab_results"
   }
   echo
