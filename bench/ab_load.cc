@@ -257,7 +257,11 @@ int main(int argc, char** argv) {
   auto sampleCpu = [&] {
     CpuSample c{std::vector<double>(ntargets), std::vector<double>(ntargets, -1)};
     for (size_t t = 0; t < ntargets; ++t) {
-      for (const auto& client : clients) c.backends[t] += cpuSeconds(client->backend(t));
+      for (const auto& client : clients) {
+        const double used = cpuSeconds(client->backend(t));
+        // A backend that cannot be read makes the figure unknown, not small.
+        c.backends[t] += used >= 0 ? used : std::nan("");
+      }
       if (auto it = o.processes.find(t); it != o.processes.end()) {
         c.process[t] = cpuSeconds(it->second);
       }

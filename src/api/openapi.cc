@@ -256,6 +256,7 @@ json responses() {
       {503, "Not available on this gateway now"}};
   json out;
   for (const auto& [code, text] : codes) {
+    // Not "E" + to_string(code): GCC 12 warns (-Wrestrict) on it, wrongly.
     std::string key = std::to_string(code);
     key.insert(key.begin(), 'E');
     out[key] = {{"description", text},

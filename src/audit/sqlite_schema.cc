@@ -20,8 +20,10 @@ using sqlite::Stmt;
 /// still read as it is.
 constexpr int kSchemaVersion = 3;
 
+/// `{}`: kSchemaVersion.
 constexpr const char* kSchema = R"sql(
 CREATE TABLE IF NOT EXISTS audit_meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);
+INSERT OR IGNORE INTO audit_meta(key, value) VALUES ('schema_version', '{}');
 CREATE TABLE IF NOT EXISTS audit_segments(
   id INTEGER PRIMARY KEY,
   gateway_id TEXT NOT NULL,
@@ -44,6 +46,13 @@ CREATE TABLE IF NOT EXISTS audit_anchor(
   hash TEXT NOT NULL,
   time_us INTEGER NOT NULL);
 )sql";
+
+/// Records kSchemaVersion as the file's version; `and_where` narrows which
+/// files.
+std::string setSchemaVersion(std::string_view and_where = "") {
+  return fmt::format("UPDATE audit_meta SET value = '{}' WHERE key = 'schema_version'{}",
+                     kSchemaVersion, and_where);
+}
 
 /// Whether the file still has the version 1 table of one row per record.
 bool hasV1Table(sqlite3* db) {
@@ -93,20 +102,13 @@ Result<std::unique_ptr<SqliteSink>> SqliteSink::open(const std::string& path,
         "PRAGMA cache_size=-16384", "PRAGMA wal_autocheckpoint=4096"}) {
     if (auto st = sink->exec(pragma); !st) return st.takeError();
   }
-  if (auto st = sink->exec(kSchema); !st) return st.takeError();
-  const std::string record_version =
-      fmt::format("INSERT OR IGNORE INTO audit_meta(key, value) VALUES ('schema_version', '{}')",
-                  kSchemaVersion);
-  if (auto st = sink->exec(record_version.c_str()); !st) {
+  if (auto st = sink->exec(fmt::format(kSchema, kSchemaVersion).c_str()); !st) {
     return st.takeError();
   }
   if (auto st = refuseNewer(db, path); !st) return st.takeError();
   // A version 2 file keeps its text segments; from now on it may also hold
   // compressed ones, which a pgwarden that knows only version 2 cannot read.
-  const std::string from_v2 =
-      fmt::format("UPDATE audit_meta SET value = '{}' WHERE key = 'schema_version' AND value = '2'",
-                  kSchemaVersion);
-  if (auto st = sink->exec(from_v2.c_str()); !st) {
+  if (auto st = sink->exec(setSchemaVersion(" AND value = '2'").c_str()); !st) {
     return st.takeError();
   }
   if (sqlite3_prepare_v2(db,
@@ -191,10 +193,7 @@ Status SqliteSink::convertV1() {
   }
   if (rc != SQLITE_DONE) return rollback(error("cannot convert the version 1 table"));
   if (auto st = flush(); !st) return rollback(st.takeError());
-  const std::string finish = fmt::format(
-      "DROP TABLE audit_events; "
-      "UPDATE audit_meta SET value = '{}' WHERE key = 'schema_version'; COMMIT",
-      kSchemaVersion);
+  const std::string finish = "DROP TABLE audit_events; " + setSchemaVersion() + "; COMMIT";
   if (sqlite3_exec(db_, finish.c_str(), nullptr, nullptr, nullptr) != SQLITE_OK) {
     return rollback(error("cannot convert the version 1 table"));
   }
