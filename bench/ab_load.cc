@@ -25,8 +25,8 @@
 // PostgreSQL backends used during the run (found with pg_backend_pid() on
 // every connection, so through a gateway too), and `--process T=PID` the
 // CPU time of a process serving target T (the gateway), per statement
-// over all the statements the target ran. Read from /proc: the targets run
-// on this machine.
+// over all the statements the target ran, split into user and system time.
+// Read from /proc: the targets run on this machine.
 
 #include <libpq-fe.h>
 #include <unistd.h>
@@ -40,6 +40,7 @@
 #include <fstream>
 #include <map>
 #include <memory>
+#include <optional>
 #include <random>
 #include <sstream>
 #include <string>
@@ -203,14 +204,27 @@ class Client {
   std::uniform_int_distribution<int> aid_;
 };
 
-/// CPU seconds (user + system, all threads) `pid` has used; -1 when it
-/// cannot be read.
-double cpuSeconds(int pid) {
+/// CPU seconds, in user and in system mode.
+struct CpuTime {
+  double user = 0;
+  double system = 0;
+  CpuTime& operator+=(const CpuTime& o) {
+    user += o.user;
+    system += o.system;
+    return *this;
+  }
+  CpuTime operator-(const CpuTime& o) const { return {user - o.user, system - o.system}; }
+};
+
+/// What process `pid` (all its threads) has used; NaN when it cannot be
+/// read, so a sum over it is unknown, not small.
+CpuTime cpuTime(int pid) {
+  const CpuTime unknown{std::nan(""), std::nan("")};
   std::ifstream f("/proc/" + std::to_string(pid) + "/stat");
   std::string line;
-  if (!std::getline(f, line)) return -1;
+  if (!std::getline(f, line)) return unknown;
   const size_t paren = line.rfind(')');
-  if (paren == std::string::npos) return -1;
+  if (paren == std::string::npos) return unknown;
   // After the command: state (field 3) ... utime (14), stime (15).
   std::istringstream rest(line.substr(paren + 2));
   std::string field;
@@ -220,13 +234,14 @@ double cpuSeconds(int pid) {
     if (n == 14) utime = std::stoull(field);
     if (n == 15) stime = std::stoull(field);
   }
-  return static_cast<double>(utime + stime) / static_cast<double>(::sysconf(_SC_CLK_TCK));
+  const auto tick = static_cast<double>(::sysconf(_SC_CLK_TCK));
+  return {static_cast<double>(utime) / tick, static_cast<double>(stime) / tick};
 }
 
-/// Per target: CPU seconds of its backends and of its --process.
+/// Per target: CPU time of its backends and of its --process (if any).
 struct CpuSample {
-  std::vector<double> backends;
-  std::vector<double> process;
+  std::vector<CpuTime> backends;
+  std::vector<std::optional<CpuTime>> process;
 };
 
 }  // namespace
@@ -255,15 +270,11 @@ int main(int argc, char** argv) {
     if (!clients.back()->connect()) return 1;
   }
   auto sampleCpu = [&] {
-    CpuSample c{std::vector<double>(ntargets), std::vector<double>(ntargets, -1)};
+    CpuSample c{std::vector<CpuTime>(ntargets), std::vector<std::optional<CpuTime>>(ntargets)};
     for (size_t t = 0; t < ntargets; ++t) {
-      for (const auto& client : clients) {
-        const double used = cpuSeconds(client->backend(t));
-        // A backend that cannot be read makes the figure unknown, not small.
-        c.backends[t] += used >= 0 ? used : std::nan("");
-      }
+      for (const auto& client : clients) c.backends[t] += cpuTime(client->backend(t));
       if (auto it = o.processes.find(t); it != o.processes.end()) {
-        c.process[t] = cpuSeconds(it->second);
+        c.process[t] = cpuTime(it->second);
       }
     }
     return c;
@@ -336,12 +347,15 @@ int main(int argc, char** argv) {
   }
   for (size_t t = 0; o.cpu && t < ntargets; ++t) {
     const double n = static_cast<double>(std::max<uint64_t>(ran[t].load(), 1));
-    const double backends = (cpu_after.backends[t] - cpu_before.backends[t]) / n * 1e6;
-    std::printf("cpu %zu: %llu statements; PostgreSQL backends %.1f us/statement", t,
-                static_cast<unsigned long long>(ran[t].load()), backends);
-    if (cpu_before.process[t] >= 0 && cpu_after.process[t] >= 0) {
-      std::printf("; process %.1f us/statement",
-                  (cpu_after.process[t] - cpu_before.process[t]) / n * 1e6);
+    // Total, then how much of it was user and system time, per statement.
+    auto print = [n](const char* what, const CpuTime& used) {
+      std::printf("; %s %.1f us/statement (user %.1f, system %.1f)", what,
+                  (used.user + used.system) / n * 1e6, used.user / n * 1e6, used.system / n * 1e6);
+    };
+    std::printf("cpu %zu: %llu statements", t, static_cast<unsigned long long>(ran[t].load()));
+    print("PostgreSQL backends", cpu_after.backends[t] - cpu_before.backends[t]);
+    if (cpu_before.process[t] && cpu_after.process[t]) {
+      print("process", *cpu_after.process[t] - *cpu_before.process[t]);
     }
     std::printf("\n");
   }

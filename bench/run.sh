@@ -615,16 +615,20 @@ if ((interleave)); then
         sub(/\.\./, "–", ci)
         printf "| select-%s | %s | %s | %s | %s |\n", mode, name[i], tps, (i == 1 ? "1" : r), (i == 1 ? "" : ci)
       }
+      # "<what> T us/statement (user U, system S)" as "T (U + S)".
+      function cputime(what,   m) {
+        if (!match($0, what " [0-9.na]+ us/statement \\(user [0-9.na]+, system [0-9.na]+\\)")) return "–"
+        split(substr($0, RSTART + length(what) + 1, RLENGTH - length(what) - 2), m, /[ ,]+/)
+        return m[1] " (" m[4] " + " m[6] ")"
+      }
       /^cpu [0-9]+:/ {
-        match($0, /backends [0-9.]+/); pg = substr($0, RSTART + 9, RLENGTH - 9)
-        proc = "–"
-        if (match($0, /process [0-9.]+/)) proc = substr($0, RSTART + 8, RLENGTH - 8)
-        cpu[++ncpu] = sprintf("| select-%s | %s | %s | %s |", mode, name[i], pg, proc)
+        cpu[++ncpu] = sprintf("| select-%s | %s | %s | %s |", mode, name[i],
+                              cputime("backends"), cputime("process"))
       }
       END {
         if (ncpu == 0) exit
         print ""
-        print "CPU per statement over each whole run (user + system, from /proc): the PostgreSQL backends serving the target, and the target'"'"'s own process"
+        print "CPU per statement over each whole run, from /proc, as total (user + system): the PostgreSQL backends serving the target, and the target'"'"'s own process"
         print ""
         print "| mode | target | PostgreSQL µs | process µs |"
         print "|---|---|---:|---:|"
