@@ -32,6 +32,10 @@ usage: bench/run.sh [options]
                          (with --audit: pgwarden-audit / pgwarden-policy) with a 95% interval;
                          -T is then the seconds per protocol mode (default 300)
       --clients N        --interleave: client connections (default 8)
+      --pin-gateways CPUS
+                         run the gateways and pgbouncer on these CPUs (comma-separated,
+                         e.g. 1), PostgreSQL, pgbench and pgw_ab_load on the others:
+                         roughly, the gateway on a host of its own
       --idle-conns N     idle connections for the memory measurement (default 1000)
       --no-rss           skip the memory measurement
       --keep             keep the temp directory (logs, configs) for inspection
@@ -59,6 +63,7 @@ repeat=1
 idle_conns=1000
 measure_rss=1
 keep=0
+pin_gateways=""
 while (($#)); do
   case "$1" in
     -T | --time) seconds=$2; shift 2 ;;
@@ -72,6 +77,7 @@ while (($#)); do
     --repeat) repeat=$2; shift 2 ;;
     --interleave) interleave=1; shift ;;
     --clients) ab_clients=$2; shift 2 ;;
+    --pin-gateways) pin_gateways=$2; shift 2 ;;
     --idle-conns) idle_conns=$2; shift 2 ;;
     --no-rss) measure_rss=0; shift ;;
     --keep) keep=1; shift ;;
@@ -94,6 +100,32 @@ fi
   { echo "run.sh: -T, -s and --idle-conns take integers" >&2; exit 2; }
 [[ $mask_rows =~ ^[1-9][0-9]*$ && $mask_rounds =~ ^[1-9][0-9]*$ && $repeat =~ ^[1-9][0-9]*$ ]] ||
   { echo "run.sh: --mask-rows, --rounds and --repeat take positive integers" >&2; exit 2; }
+
+# --pin-gateways: command prefixes for the gateways' side and for the rest.
+gw_cpu=()
+rest_cpu=()
+if [[ -n $pin_gateways ]]; then
+  [[ $pin_gateways =~ ^[0-9]+(,[0-9]+)*$ ]] ||
+    { echo "run.sh: --pin-gateways takes CPU numbers separated by commas" >&2; exit 2; }
+  command -v taskset >/dev/null || { echo "run.sh: --pin-gateways needs taskset (util-linux)" >&2; exit 2; }
+  # The CPUs this script may use that are not the gateways'.
+  rest=$(/usr/bin/python3 -c '
+import os, sys
+mine = os.sched_getaffinity(0)
+gw = {int(c) for c in sys.argv[1].split(",")}
+if not gw <= mine:
+    sys.exit("run.sh: --pin-gateways: CPU %s is not available here" % ",".join(map(str, sorted(gw - mine))))
+print(",".join(str(c) for c in sorted(mine - gw)))' "$pin_gateways") || exit 2
+  [[ -n $rest ]] || { echo "run.sh: --pin-gateways leaves no CPU for PostgreSQL and the clients" >&2; exit 2; }
+  gw_cpu=(taskset -c "$pin_gateways")
+  rest_cpu=(taskset -c "$rest")
+fi
+# A line for the report header when pinned.
+pinned_note() {
+  if [[ -n $pin_gateways ]]; then
+    echo "- pinned: gateways and pgbouncer on CPU $pin_gateways; PostgreSQL and the clients on CPU $rest"
+  fi
+}
 
 pgwarden_bin=${PGWARDEN_BIN:-$repo/build-release/pgwarden}
 pg_bindir=${PG_BINDIR:-/usr/lib/postgresql/15/bin}
@@ -178,7 +210,7 @@ declare -A gateway_pid=()
 # start_gateway <target>: serves $work/<target>/pgwarden.yaml on port[<target>].
 start_gateway() {
   local t=$1
-  "$pgwarden_bin" serve --config "$work/$t/pgwarden.yaml" >>"$work/$t/pgwarden.log" 2>&1 &
+  "${gw_cpu[@]}" "$pgwarden_bin" serve --config "$work/$t/pgwarden.yaml" >>"$work/$t/pgwarden.log" 2>&1 &
   gateway_pid[$t]=$!
   wait_ready "host=127.0.0.1 port=${port[$t]} dbname=bench user=bench" "$t"
 }
@@ -254,7 +286,7 @@ if ((mask_mode)); then
   echo "shared_buffers = $(((mask_rows / 1000000 + 1) * 256))MB" >>"$data/postgresql.conf"
 fi
 start_pg() {
-  as_pg "$pg_bindir/pg_ctl" -D "$data" -l "$pgdir/postgres.log" -w -t 60 start >/dev/null ||
+  as_pg "${rest_cpu[@]}" "$pg_bindir/pg_ctl" -D "$data" -l "$pgdir/postgres.log" -w -t 60 start >/dev/null ||
     { tail -20 "$pgdir/postgres.log" >&2; die "PostgreSQL did not start"; }
 }
 start_pg
@@ -396,7 +428,7 @@ EOF
   chmod 600 "$bouncer_dir/userlist.txt" "$bouncer_dir/pgbouncer.ini"
   ((as_root)) && chown postgres: "$bouncer_dir/userlist.txt" "$bouncer_dir/pgbouncer.ini"
   log "pgbouncer: $(pgbouncer --version | head -1) on port ${port[pgbouncer]}"
-  as_pg pgbouncer -d -q "$bouncer_dir/pgbouncer.ini" >"$bouncer_dir/start.log" 2>&1 ||
+  as_pg "${gw_cpu[@]}" pgbouncer -d -q "$bouncer_dir/pgbouncer.ini" >"$bouncer_dir/start.log" 2>&1 ||
     { cat "$bouncer_dir/start.log" "$bouncer_dir/pgbouncer.log" >&2 2>/dev/null; die "pgbouncer did not start"; }
   wait_ready "host=127.0.0.1 port=${port[pgbouncer]} dbname=bench user=bench" "pgbouncer"
 fi
@@ -490,7 +522,7 @@ EOF
     t=${targets[$i]}
     log "pgbench -M extended -t $mask_rounds via $t"
     out=$work/runs/mask-pgbench-$t.log
-    if "$pg_bindir/pgbench" -n -M extended -c 1 -j 1 -t "$mask_rounds" -f "$work/select_big.sql" \
+    if "${rest_cpu[@]}" "$pg_bindir/pgbench" -n -M extended -c 1 -j 1 -t "$mask_rounds" -f "$work/select_big.sql" \
       -h 127.0.0.1 -p "${port[$t]}" -U bench bench >"$out" 2>&1; then
       tps=$(awk '/^tps = /{print $3; exit}' "$out")
       printf 'pgbench-text\t%s\tall\t%s\tnan\n' "$t" "$(awk -v x="$tps" 'BEGIN { printf "%.6f", 1 / x }')" >>"$mask_results"
@@ -505,6 +537,7 @@ EOF
     echo "## pgwarden masking benchmark ($(date -u +%Y-%m-%dT%H:%MZ))"
     echo
     echo "- machine: $(nproc) cores, $(awk -F': ' '/^model name/{print $2; exit}' /proc/cpuinfo)"
+    pinned_note
     echo "- PostgreSQL $("$pg_bindir/postgres" --version | awk '{print $3}') (fsync=off), table big: $mask_rows rows x 8 columns"
     [[ -n ${port[pgwarden-mask]:-${port[pgwarden-plain]:-}} ]] && echo "- $("$pgwarden_bin" version 2>/dev/null | head -1) ($pgwarden_bin), default workers"
     [[ -n ${port[pgbouncer]:-} ]] && echo "- $(pgbouncer --version | head -1), pool_mode=session"
@@ -585,7 +618,7 @@ if ((interleave)); then
   for mode in simple extended prepared; do
     log "select-$mode, $ab_clients clients"
     out=$work/runs/interleave-$mode.log
-    "$ab_load" --clients "$ab_clients" --seconds "$seconds" --scale "$scale" --mode "$mode" \
+    "${rest_cpu[@]}" "$ab_load" --clients "$ab_clients" --seconds "$seconds" --scale "$scale" --mode "$mode" \
       "${ab_args[@]}" >"$out" 2>&1 || { cat "$out" >&2; die "pgw_ab_load failed"; }
     printf '%s\n' "$mode" >>"$ab_results"
     cat "$out" >>"$ab_results"
@@ -594,6 +627,7 @@ if ((interleave)); then
     echo "## pgwarden interleaved benchmark ($(date -u +%Y-%m-%dT%H:%MZ))"
     echo
     echo "- machine: $(nproc) cores, $(awk -F': ' '/^model name/{print $2; exit}' /proc/cpuinfo)"
+    pinned_note
     echo "- PostgreSQL $("$pg_bindir/postgres" --version | awk '{print $3}') (fsync=off), pgbench scale $scale"
     echo "- $("$pgwarden_bin" version 2>/dev/null | head -1) ($pgwarden_bin), default workers"
     echo "- pgw_ab_load: pgbench's select-only transaction, $ab_clients clients, each connected to every target; all switch target every 300 ms (first 75 ms of a slot not counted); ${seconds}s per mode"
@@ -650,7 +684,7 @@ run_pgbench() {
   shift 4
   local jobs=$((clients < 2 ? clients : 2))
   local out=$work/runs/$label-c$clients-$target.log
-  if "$pg_bindir/pgbench" -n -h 127.0.0.1 -p "${port[$target]}" -U bench -c "$clients" -j "$jobs" \
+  if "${rest_cpu[@]}" "$pg_bindir/pgbench" -n -h 127.0.0.1 -p "${port[$target]}" -U bench -c "$clients" -j "$jobs" \
     -T "$secs" "$@" bench >"$out" 2>&1; then
     local tps lat
     tps=$(awk '/^tps = /{print $3; exit}' "$out")
@@ -758,6 +792,7 @@ report() {
   echo "## pgwarden benchmark ($(date -u +%Y-%m-%dT%H:%MZ))"
   echo
   echo "- machine: $(nproc) cores, $(awk -F': ' '/^model name/{print $2; exit}' /proc/cpuinfo)"
+  pinned_note
   echo "- PostgreSQL $("$pg_bindir/postgres" --version | awk '{print $3}') (fsync=off), pgbench scale $scale, ${seconds}s per run, -j 2 for 8 clients"
   [[ -n ${port[pgwarden]:-} ]] && echo "- $("$pgwarden_bin" version 2>/dev/null | head -1) ($pgwarden_bin), default workers"
   [[ -n ${port[pgbouncer]:-} ]] && echo "- $(pgbouncer --version | head -1), pool_mode=session"
