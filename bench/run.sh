@@ -34,8 +34,9 @@ usage: bench/run.sh [options]
       --clients N        --interleave: client connections (default 8)
       --pin-gateways CPUS
                          run the gateways and pgbouncer on these CPUs (comma-separated,
-                         e.g. 1), PostgreSQL, pgbench and pgw_ab_load on the others:
-                         roughly, the gateway on a host of its own
+                         e.g. 1), PostgreSQL and the clients (pgbench, pgw_ab_load, the
+                         --mask fetcher) on the others: roughly, the gateway on a host
+                         of its own
       --idle-conns N     idle connections for the memory measurement (default 1000)
       --no-rss           skip the memory measurement
       --keep             keep the temp directory (logs, configs) for inspection
@@ -485,7 +486,7 @@ EOF
   # fetch_once <target> <cell> <format> <round>: appends "cell target round seconds bytes".
   fetch_once() {
     local t=$1 cell=$2 fmt=$3 round=$4 out
-    if out=$("$python" "$work/fetch_all.py" "$(conninfo_of "$t")" "SELECT * FROM big" "$fmt" "$mask_rows" 2>&1); then
+    if out=$("${rest_cpu[@]}" "$python" "$work/fetch_all.py" "$(conninfo_of "$t")" "SELECT * FROM big" "$fmt" "$mask_rows" 2>&1); then
       printf '%s\t%s\t%s\t%s\n' "$cell" "$t" "$round" "${out// /$'\t'}" >>"$mask_results"
     else
       log "$cell via $t failed: $out"
