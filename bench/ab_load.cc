@@ -166,7 +166,10 @@ class Client {
         PGresult* r = PQprepare(c, "sel", kSelect, 1, nullptr);
         const bool ok = PQresultStatus(r) == PGRES_COMMAND_OK;
         PQclear(r);
-        if (!ok) return false;
+        if (!ok) {
+          std::fprintf(stderr, "pgw_ab_load: %s: prepare: %s", t.c_str(), PQerrorMessage(c));
+          return false;
+        }
       }
     }
     return true;

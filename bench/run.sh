@@ -102,6 +102,8 @@ fi
 [[ $mask_rows =~ ^[1-9][0-9]*$ && $mask_rounds =~ ^[1-9][0-9]*$ && $repeat =~ ^[1-9][0-9]*$ ]] ||
   { echo "run.sh: --mask-rows, --rounds and --repeat take positive integers" >&2; exit 2; }
 
+python=/usr/bin/python3
+
 # --pin-gateways: command prefixes for the gateways' side and for the rest.
 gw_cpu=()
 rest_cpu=()
@@ -110,7 +112,7 @@ if [[ -n $pin_gateways ]]; then
     { echo "run.sh: --pin-gateways takes CPU numbers separated by commas" >&2; exit 2; }
   command -v taskset >/dev/null || { echo "run.sh: --pin-gateways needs taskset (util-linux)" >&2; exit 2; }
   # The CPUs this script may use that are not the gateways'.
-  rest=$(/usr/bin/python3 -c '
+  rest=$("$python" -c '
 import os, sys
 mine = os.sched_getaffinity(0)
 gw = {int(c) for c in sys.argv[1].split(",")}
@@ -121,8 +123,9 @@ print(",".join(str(c) for c in sorted(mine - gw)))' "$pin_gateways") || exit 2
   gw_cpu=(taskset -c "$pin_gateways")
   rest_cpu=(taskset -c "$rest")
 fi
-# A line for the report header when pinned.
-pinned_note() {
+# The report headers' lines about the machine (and the pinning, if any).
+machine_note() {
+  echo "- machine: $(nproc) cores, $(awk -F': ' '/^model name/{print $2; exit}' /proc/cpuinfo)"
   if [[ -n $pin_gateways ]]; then
     echo "- pinned: gateways and pgbouncer on CPU $pin_gateways; PostgreSQL and the clients on CPU $rest"
   fi
@@ -130,7 +133,6 @@ pinned_note() {
 
 pgwarden_bin=${PGWARDEN_BIN:-$repo/build-release/pgwarden}
 pg_bindir=${PG_BINDIR:-/usr/lib/postgresql/15/bin}
-python=/usr/bin/python3
 
 log() { printf '[bench %s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
 die() { log "error: $*"; exit 1; }
@@ -537,8 +539,7 @@ EOF
   report_mask() {
     echo "## pgwarden masking benchmark ($(date -u +%Y-%m-%dT%H:%MZ))"
     echo
-    echo "- machine: $(nproc) cores, $(awk -F': ' '/^model name/{print $2; exit}' /proc/cpuinfo)"
-    pinned_note
+    machine_note
     echo "- PostgreSQL $("$pg_bindir/postgres" --version | awk '{print $3}') (fsync=off), table big: $mask_rows rows x 8 columns"
     [[ -n ${port[pgwarden-mask]:-${port[pgwarden-plain]:-}} ]] && echo "- $("$pgwarden_bin" version 2>/dev/null | head -1) ($pgwarden_bin), default workers"
     [[ -n ${port[pgbouncer]:-} ]] && echo "- $(pgbouncer --version | head -1), pool_mode=session"
@@ -627,8 +628,7 @@ if ((interleave)); then
   report_interleave() {
     echo "## pgwarden interleaved benchmark ($(date -u +%Y-%m-%dT%H:%MZ))"
     echo
-    echo "- machine: $(nproc) cores, $(awk -F': ' '/^model name/{print $2; exit}' /proc/cpuinfo)"
-    pinned_note
+    machine_note
     echo "- PostgreSQL $("$pg_bindir/postgres" --version | awk '{print $3}') (fsync=off), pgbench scale $scale"
     echo "- $("$pgwarden_bin" version 2>/dev/null | head -1) ($pgwarden_bin), default workers"
     echo "- pgw_ab_load: pgbench's select-only transaction, $ab_clients clients, each connected to every target; all switch target every 300 ms (first 75 ms of a slot not counted); ${seconds}s per mode"
@@ -792,8 +792,7 @@ fi
 report() {
   echo "## pgwarden benchmark ($(date -u +%Y-%m-%dT%H:%MZ))"
   echo
-  echo "- machine: $(nproc) cores, $(awk -F': ' '/^model name/{print $2; exit}' /proc/cpuinfo)"
-  pinned_note
+  machine_note
   echo "- PostgreSQL $("$pg_bindir/postgres" --version | awk '{print $3}') (fsync=off), pgbench scale $scale, ${seconds}s per run, -j 2 for 8 clients"
   [[ -n ${port[pgwarden]:-} ]] && echo "- $("$pgwarden_bin" version 2>/dev/null | head -1) ($pgwarden_bin), default workers"
   [[ -n ${port[pgbouncer]:-} ]] && echo "- $(pgbouncer --version | head -1), pool_mode=session"
