@@ -28,10 +28,15 @@ usage: bench/run.sh [options]
                          report the median TPS and latency (default 1)
       --interleave       instead of pgbench cells: bench/ab_load.cc (pgw_ab_load) runs the
                          select-only workload against all targets at once, switching target
-                         every 300 ms, and reports each target relative to the first listed
+                         every --slot-ms (300 ms), and reports each target relative to the first listed
                          (with --audit: pgwarden-audit / pgwarden-policy) with a 95% interval;
                          -T is then the seconds per protocol mode (default 300)
       --clients N        --interleave: client connections (default 8)
+      --slot-ms MS       --interleave: how long each target is driven before the next
+                         (default 300)
+      --settle-ms MS     --interleave: the first part of a slot that is not counted
+                         (default 75); a change that puts work off for longer must be
+                         measured with long slots, e.g. --slot-ms 3000 --settle-ms 1000
       --pin-gateways CPUS
                          run the gateways and pgbouncer on these CPUs (comma-separated,
                          e.g. 1), PostgreSQL and the clients (pgbench, pgw_ab_load, the
@@ -54,6 +59,8 @@ repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 seconds=${BENCH_SECONDS:-}
 interleave=0
 ab_clients=8
+ab_slot_ms=300
+ab_settle_ms=75
 scale=10
 targets_arg="direct,pgwarden,pgbouncer"
 policy_cells=0
@@ -78,6 +85,8 @@ while (($#)); do
     --repeat) repeat=$2; shift 2 ;;
     --interleave) interleave=1; shift ;;
     --clients) ab_clients=$2; shift 2 ;;
+    --slot-ms) ab_slot_ms=$2; shift 2 ;;
+    --settle-ms) ab_settle_ms=$2; shift 2 ;;
     --pin-gateways) pin_gateways=$2; shift 2 ;;
     --idle-conns) idle_conns=$2; shift 2 ;;
     --no-rss) measure_rss=0; shift ;;
@@ -97,6 +106,8 @@ if ((interleave)); then
   measure_rss=0
 fi
 [[ $ab_clients =~ ^[1-9][0-9]*$ ]] || { echo "run.sh: --clients takes a positive integer" >&2; exit 2; }
+[[ $ab_slot_ms =~ ^[0-9]+$ && $ab_settle_ms =~ ^[0-9]+$ ]] && ((ab_slot_ms >= 10 && ab_settle_ms < ab_slot_ms)) ||
+  { echo "run.sh: --slot-ms takes at least 10 and --settle-ms less than it (milliseconds)" >&2; exit 2; }
 [[ $seconds =~ ^[0-9]+$ && $scale =~ ^[0-9]+$ && $idle_conns =~ ^[0-9]+$ ]] ||
   { echo "run.sh: -T, -s and --idle-conns take integers" >&2; exit 2; }
 [[ $mask_rows =~ ^[1-9][0-9]*$ && $mask_rounds =~ ^[1-9][0-9]*$ && $repeat =~ ^[1-9][0-9]*$ ]] ||
@@ -621,6 +632,7 @@ if ((interleave)); then
     log "select-$mode, $ab_clients clients"
     out=$work/runs/interleave-$mode.log
     "${rest_cpu[@]}" "$ab_load" --clients "$ab_clients" --seconds "$seconds" --scale "$scale" --mode "$mode" \
+      --slot-ms "$ab_slot_ms" --settle-ms "$ab_settle_ms" \
       "${ab_args[@]}" >"$out" 2>&1 || { cat "$out" >&2; die "pgw_ab_load failed"; }
     printf '%s\n' "$mode" >>"$ab_results"
     cat "$out" >>"$ab_results"
@@ -631,7 +643,7 @@ if ((interleave)); then
     machine_note
     echo "- PostgreSQL $("$pg_bindir/postgres" --version | awk '{print $3}') (fsync=off), pgbench scale $scale"
     echo "- $("$pgwarden_bin" version 2>/dev/null | head -1) ($pgwarden_bin), default workers"
-    echo "- pgw_ab_load: pgbench's select-only transaction, $ab_clients clients, each connected to every target; all switch target every 300 ms (first 75 ms of a slot not counted); ${seconds}s per mode"
+    echo "- pgw_ab_load: pgbench's select-only transaction, $ab_clients clients, each connected to every target; all switch target every $ab_slot_ms ms (first $ab_settle_ms ms of a slot not counted); ${seconds}s per mode"
     echo "- ratio: geometric mean over rounds of (target's TPS / ${targets[0]}'s TPS in the same round), 95% interval"
     echo
     # One pass over the driver's output, two tables: the ratios, then CPU.
