@@ -116,6 +116,11 @@ Options parse(int argc, char** argv) {
       o.settle_ms >= o.slot_ms) {
     usage("--clients, --seconds, --scale must be positive; 0 <= --settle-ms < --slot-ms");
   }
+  // The interval needs at least two rounds (a slot of every target each).
+  if (static_cast<int64_t>(o.seconds) * 1000 / o.slot_ms <
+      2 * static_cast<int64_t>(o.targets.size())) {
+    usage("--seconds gives fewer than two rounds of --slot-ms slots (one per target each)");
+  }
   for (const auto& [t, pid] : o.processes) {
     if (t >= o.targets.size()) usage("--process names a target that was not given");
   }

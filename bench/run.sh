@@ -28,8 +28,9 @@ usage: bench/run.sh [options]
                          report the median TPS and latency (default 1)
       --interleave       instead of pgbench cells: bench/ab_load.cc (pgw_ab_load) runs the
                          select-only workload against all targets at once, switching target
-                         every --slot-ms (300 ms), and reports each target relative to the first listed
-                         (with --audit: pgwarden-audit / pgwarden-policy) with a 95% interval;
+                         every --slot-ms (300 ms), and reports each target relative to the
+                         first listed (with --audit: pgwarden-audit / pgwarden-policy) with
+                         a 95% interval;
                          -T is then the seconds per protocol mode (default 300)
       --clients N        --interleave: client connections (default 8)
       --slot-ms MS       --interleave: how long each target is driven before the next
