@@ -275,6 +275,11 @@ FrontendObserver::Verdict ClientSession::onReview(const protocol::FrontendMessag
   if (held_review_) held_review_.reset();           // a decided review for another message
   if (needsEstimate(target)) return Verdict::Hold;  // approvers see the plan's estimate
   review::Review filed = describeForReview(text, std::move(params));
+  // Cleared before the review exists: from the moment an approver (or the
+  // client, through the API) can see it, a CancelRequest withdraws it. Cleared
+  // after, a cancel landing in between was lost and the statement waited out
+  // the whole timeout.
+  cancel_flag_->store(false, std::memory_order_relaxed);
   auto created = reviews->create(std::move(filed), review::rulesOf(approval));
   if (!created) {
     log::error("session {}: cannot file a review: {}", id_, created.error().message);
@@ -283,7 +288,6 @@ FrontendObserver::Verdict ClientSession::onReview(const protocol::FrontendMessag
   }
   log::info("session {}: review {} filed; the statement waits (policy \"{}\", rule {})", id_,
             created->id, created->policy, created->rule);
-  cancel_flag_->store(false, std::memory_order_relaxed);
   held_review_ = HeldReview{created->id, key, created->expires_us, std::nullopt, false};
   return Verdict::Hold;
 }
