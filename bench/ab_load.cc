@@ -354,13 +354,14 @@ int main(int argc, char** argv) {
                 std::exp(mean + 1.96 * se), median(ratio[t]));
   }
   for (size_t t = 0; o.cpu && t < ntargets; ++t) {
-    const double n = static_cast<double>(std::max<uint64_t>(ran[t].load(), 1));
+    const uint64_t statements = ran[t].load();
+    const double n = static_cast<double>(std::max<uint64_t>(statements, 1));
     // Total, then how much of it was user and system time, per statement.
     auto print = [n](const char* what, const CpuTime& used) {
       std::printf("; %s %.1f us/statement (user %.1f, system %.1f)", what,
                   (used.user + used.system) / n * 1e6, used.user / n * 1e6, used.system / n * 1e6);
     };
-    std::printf("cpu %zu: %llu statements", t, static_cast<unsigned long long>(ran[t].load()));
+    std::printf("cpu %zu: %llu statements", t, static_cast<unsigned long long>(statements));
     print("PostgreSQL backends", cpu_after.backends[t] - cpu_before.backends[t]);
     if (cpu_before.process[t] && cpu_after.process[t]) {
       print("process", *cpu_after.process[t] - *cpu_before.process[t]);
