@@ -10,15 +10,11 @@
 #include <netinet/in.h>
 #include <stdlib.h>
 #include <sys/socket.h>
-#include <sys/time.h>
 #include <unistd.h>
 
-#include <algorithm>
-#include <cctype>
 #include <chrono>
 #include <filesystem>
 #include <fstream>
-#include <map>
 #include <nlohmann/json.hpp>
 #include <string>
 
@@ -26,12 +22,15 @@
 #include "auth/jwt_sign.h"
 #include "auth/oidc_keys.h"
 #include "config/config.h"
+#include "raw_http.h"
 
 namespace pgw::api {
 namespace {
 
 using namespace std::chrono;
 using nlohmann::json;
+using testing::RawReply;
+using testing::roundTrip;
 
 /// RFC 8037 Appendix A.1's private key as PKCS#8 PEM.
 constexpr std::string_view kKeyPem =
@@ -58,64 +57,7 @@ uint16_t unusedPort() {
   return port;
 }
 
-struct Reply {
-  int status = 0;
-  std::map<std::string, std::string> headers;  ///< names in lower case
-  std::string body;
-  bool connected = false;
-
-  std::string header(const std::string& name) const {
-    auto it = headers.find(name);
-    return it == headers.end() ? std::string() : it->second;
-  }
-};
-
-/// Sends `raw` as is to 127.0.0.1:port and reads the answer until the server
-/// closes the connection (it serves one request per connection).
-Reply roundTrip(uint16_t port, const std::string& raw) {
-  Reply reply;
-  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  timeval timeout{5, 0};
-  ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof timeout);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  addr.sin_port = htons(port);
-  if (::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
-    ::close(fd);
-    return reply;
-  }
-  reply.connected = true;
-  for (size_t done = 0; done < raw.size();) {
-    ssize_t n = ::send(fd, raw.data() + done, raw.size() - done, MSG_NOSIGNAL);
-    if (n <= 0) break;
-    done += static_cast<size_t>(n);
-  }
-  std::string text;
-  char buf[4096];
-  for (ssize_t n; (n = ::recv(fd, buf, sizeof buf, 0)) > 0;)
-    text.append(buf, static_cast<size_t>(n));
-  ::close(fd);
-
-  const size_t end = text.find("\r\n\r\n");
-  if (end == std::string::npos || text.rfind("HTTP/1.1 ", 0) != 0) return reply;
-  reply.status = std::atoi(text.c_str() + 9);
-  reply.body = text.substr(end + 4);
-  size_t pos = text.find("\r\n") + 2;
-  while (pos < end) {
-    const size_t eol = text.find("\r\n", pos);
-    const std::string line = text.substr(pos, eol - pos);
-    const size_t colon = line.find(':');
-    std::string name = line.substr(0, colon);
-    std::transform(name.begin(), name.end(), name.begin(),
-                   [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-    reply.headers[name] = line.substr(line.find_first_not_of(' ', colon + 1));
-    pos = eol + 2;
-  }
-  return reply;
-}
-
-Reply get(uint16_t port, const std::string& path, const std::string& method = "GET") {
+RawReply get(uint16_t port, const std::string& path, const std::string& method = "GET") {
   return roundTrip(port, method + " " + path + " HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n");
 }
 
@@ -179,7 +121,7 @@ class HttpServerTest : public ::testing::Test {
   uint16_t port_ = 0;
 };
 
-void expectJsonError(const Reply& r, int status, const std::string& contains) {
+void expectJsonError(const RawReply& r, int status, const std::string& contains) {
   EXPECT_EQ(r.status, status);
   EXPECT_EQ(r.header("content-type"), "application/json");
   const json body = json::parse(r.body, nullptr, false);
@@ -190,13 +132,13 @@ void expectJsonError(const Reply& r, int status, const std::string& contains) {
 
 TEST_F(HttpServerTest, HealthzSaysOk) {
   startServer("  users: []\n");
-  const Reply r = get(port_, "/healthz");
+  const RawReply r = get(port_, "/healthz");
   EXPECT_EQ(r.status, 200);
   EXPECT_EQ(r.body, "ok\n");
   EXPECT_EQ(r.header("content-type"), "text/plain");
   EXPECT_EQ(r.header("connection"), "close");
 
-  const Reply head = get(port_, "/healthz", "HEAD");
+  const RawReply head = get(port_, "/healthz", "HEAD");
   EXPECT_EQ(head.status, 200);
   EXPECT_EQ(head.body, "");
 }
@@ -206,7 +148,7 @@ TEST_F(HttpServerTest, ServesTheDevIssuersDiscoveryDocumentAndKeys) {
   const std::string issuer = "http://127.0.0.1:" + std::to_string(port_) + "/dev-issuer";
   ASSERT_EQ(config::devIssuerUrl(*config_), issuer);
 
-  const Reply d = get(port_, "/dev-issuer/.well-known/openid-configuration");
+  const RawReply d = get(port_, "/dev-issuer/.well-known/openid-configuration");
   ASSERT_EQ(d.status, 200) << d.body;
   EXPECT_EQ(d.header("content-type"), "application/json");
   const json doc = json::parse(d.body, nullptr, false);
@@ -218,7 +160,7 @@ TEST_F(HttpServerTest, ServesTheDevIssuersDiscoveryDocumentAndKeys) {
   EXPECT_EQ(doc["response_types_supported"], json::array({"token"}));
   EXPECT_EQ(doc["subject_types_supported"], json::array({"public"}));
 
-  const Reply k = get(port_, "/dev-issuer/jwks.json");
+  const RawReply k = get(port_, "/dev-issuer/jwks.json");
   ASSERT_EQ(k.status, 200) << k.body;
   EXPECT_EQ(k.header("content-type"), "application/json");
   const json jwks = json::parse(k.body, nullptr, false);
@@ -235,7 +177,7 @@ TEST_F(HttpServerTest, ServesTheDevIssuersDiscoveryDocumentAndKeys) {
   EXPECT_EQ(jwk.size(), 6u) << k.body;
   EXPECT_EQ(k.body.find("\"d\""), std::string::npos);
 
-  const Reply head = get(port_, "/dev-issuer/jwks.json", "HEAD");
+  const RawReply head = get(port_, "/dev-issuer/jwks.json", "HEAD");
   EXPECT_EQ(head.status, 200);
   EXPECT_EQ(head.body, "");
 }
@@ -290,24 +232,24 @@ TEST_F(HttpServerTest, ErrorsAreJson) {
   expectJsonError(get(port_, "/dev-issuer/keys"), 404, "no such endpoint: /dev-issuer/keys");
   expectJsonError(get(port_, "/" + std::string(1000, 'a')), 404, "...");
 
-  const Reply post =
+  const RawReply post =
       roundTrip(port_, "POST /healthz HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n");
   expectJsonError(post, 405, "POST is not allowed on /healthz");
   EXPECT_EQ(post.header("allow"), "GET, HEAD");
   expectJsonError(get(port_, "/dev-issuer/jwks.json", "DELETE"), 405, "allowed: GET, HEAD");
 
-  const Reply with_body =
+  const RawReply with_body =
       roundTrip(port_, "GET /healthz HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\nhello");
   expectJsonError(with_body, 413, "carry no body");
-  const Reply chunked = roundTrip(
+  const RawReply chunked = roundTrip(
       port_, "POST /healthz HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n");
   expectJsonError(chunked, 413, "carry no body");
-  const Reply expect = roundTrip(port_,
-                                 "POST /healthz HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n"
-                                 "Expect: 100-continue\r\n\r\n");
+  const RawReply expect = roundTrip(port_,
+                                    "POST /healthz HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n"
+                                    "Expect: 100-continue\r\n\r\n");
   expectJsonError(expect, 413, "carry no body");
 
-  const Reply garbage = roundTrip(port_, "NONSENSE\r\n\r\n");
+  const RawReply garbage = roundTrip(port_, "NONSENSE\r\n\r\n");
   EXPECT_EQ(garbage.status, 400);
   EXPECT_EQ(garbage.header("content-type"), "application/json");
 }
