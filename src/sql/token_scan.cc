@@ -1,6 +1,10 @@
 #include "sql/token_scan.h"
 
 #include <cctype>
+#include <charconv>
+#include <cstdint>
+#include <iterator>
+#include <limits>
 #include <memory>
 #include <span>
 #include <vector>
@@ -154,15 +158,191 @@ std::optional<std::string> checkNesting(const std::string& sql, int limit) {
   return std::nullopt;
 }
 
-std::optional<std::string> shapeKey(const std::string& sql, std::size_t& first_semicolon) {
+namespace {
+
+/// A shape key under construction: the text between constants byte for
+/// byte (keywords, names, operators, white space, comments: the normalized
+/// text and the fingerprint keep them too, so they are the same for the
+/// whole shape), '?' for each constant, then a zero byte and where the cuts
+/// are, so that no text without a constant at some offset can produce the
+/// key of one with a constant there.
+class KeyBuilder {
+ public:
+  explicit KeyBuilder(const std::string& sql) : sql_(sql) { key_.reserve(sql.size() + 16); }
+
+  /// sql[start, end) is a constant of kind `marker`; cuts come in order.
+  void cut(size_t start, size_t end, char marker) {
+    key_.append(sql_, copied_, start - copied_);
+    char digits[24];
+    cuts_.append(std::begin(digits),
+                 std::to_chars(std::begin(digits), std::end(digits), key_.size()).ptr);
+    cuts_ += marker;
+    key_ += '?';
+    copied_ = end;
+  }
+
+  std::string finish() && {
+    key_.append(sql_, copied_);
+    key_ += '\0';
+    key_ += cuts_;
+    return std::move(key_);
+  }
+
+ private:
+  const std::string& sql_;
+  std::string key_;
+  std::string cuts_;
+  size_t copied_ = 0;  ///< sql_[0, copied_) is in the key
+};
+
+bool isDigit(char c) {
+  return c >= '0' && c <= '9';
+}
+bool isIdentStart(char c) {
+  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_';
+}
+/// PostgreSQL's ident_cont, ASCII only (the plain subset has no other bytes
+/// outside quotes).
+bool isIdentCont(char c) {
+  return isIdentStart(c) || isDigit(c) || c == '$';
+}
+bool isHighBit(char c) {
+  return static_cast<unsigned char>(c) >= 0x80;
+}
+bool isSpace(char c) {
+  return c == ' ' || c == '\t' || c == '\n' || c == '\r';
+}
+
+}  // namespace
+
+std::optional<std::string> plainShapeKey(const std::string& sql, std::size_t& first_semicolon) {
+  constexpr auto npos = std::string::npos;
+  if (sql.find('\0') != npos) return std::nullopt;
+  KeyBuilder key(sql);
+  size_t semicolon = npos;
+  const size_t n = sql.size();
+  // The byte after sql[j), or 0 at the end (which no rule below accepts as
+  // continuing a token).
+  auto at = [&](size_t j) { return j < n ? sql[j] : '\0'; };
+  size_t i = 0;
+  while (i < n) {
+    const char c = sql[i];
+    if (isSpace(c)) {
+      ++i;
+    } else if (isIdentStart(c)) {
+      // A keyword or name. One touching a quote may be a prefix (E'', B'',
+      // X'', N''): left to the scanner.
+      size_t j = i + 1;
+      while (isIdentCont(at(j))) ++j;
+      if (at(j) == '\'' || isHighBit(at(j))) return std::nullopt;
+      i = j;
+    } else if (isDigit(c)) {
+      // An integer, ICONST while it fits in int32 (the scanner's
+      // process_integer_literal), else FCONST; or digits '.' digits, FCONST.
+      // Anything else a number can run into (an exponent, "1.", "1..",
+      // trailing letters, another '.') is left to the scanner.
+      size_t j = i;
+      int64_t value = 0;
+      char marker = 'i';
+      for (; isDigit(at(j)); ++j) {
+        if (marker == 'i') {
+          value = value * 10 + (sql[j] - '0');
+          if (value > std::numeric_limits<int32_t>::max()) marker = 'f';
+        }
+      }
+      if (at(j) == '.') {
+        if (!isDigit(at(j + 1))) return std::nullopt;
+        for (j += 1; isDigit(at(j));) ++j;
+        marker = 'f';
+      }
+      const char next = at(j);
+      if (isIdentCont(next) || next == '.' || next == '\'' || next == '"' || isHighBit(next)) {
+        return std::nullopt;
+      }
+      key.cut(i, j, marker);
+      i = j;
+    } else if (c == '\'') {
+      // A string without backslashes ('' is a quote). One followed, after
+      // white space, by another quote may continue into it: left to the
+      // scanner, like every other kind of string.
+      size_t j = i + 1;
+      for (;; j += 2) {
+        while (j < n && sql[j] != '\'' && sql[j] != '\\') ++j;
+        if (j == n || sql[j] == '\\') return std::nullopt;
+        if (at(j + 1) != '\'') break;
+      }
+      const size_t end = j + 1;
+      size_t k = end;
+      while (isSpace(at(k))) ++k;
+      if (at(k) == '\'') return std::nullopt;
+      key.cut(i, end, 's');
+      i = end;
+    } else if (c == '"') {
+      // A quoted name, not empty and without "" inside.
+      const size_t close = sql.find('"', i + 1);
+      if (close == npos || close == i + 1 || at(close + 1) == '"') return std::nullopt;
+      i = close + 1;
+    } else if (c == '$') {
+      // A parameter ($1); anything else starts a dollar-quoted string.
+      size_t j = i + 1;
+      if (!isDigit(at(j))) return std::nullopt;
+      while (isDigit(at(j))) ++j;
+      if (isIdentCont(at(j)) || isHighBit(at(j))) return std::nullopt;
+      i = j;
+    } else {
+      switch (c) {
+        case ';':
+          if (semicolon == npos) semicolon = i;
+          break;
+        case '.':  // .5 is a number
+          if (isDigit(at(i + 1))) return std::nullopt;
+          break;
+        case '-':  // a comment
+          if (at(i + 1) == '-') return std::nullopt;
+          break;
+        case '/':  // a comment
+          if (at(i + 1) == '*') return std::nullopt;
+          break;
+        case '&':  // U&'' and U&""
+          if (at(i + 1) == '\'' || at(i + 1) == '"') return std::nullopt;
+          break;
+        case '(':
+        case ')':
+        case '[':
+        case ']':
+        case ',':
+        case ':':
+        case '+':
+        case '*':
+        case '%':
+        case '^':
+        case '<':
+        case '>':
+        case '=':
+        case '~':
+        case '!':
+        case '@':
+        case '#':
+        case '|':
+        case '?':
+        case '`':
+          break;
+        default:  // a backslash, a control character, a byte past ASCII, ...
+          return std::nullopt;
+      }
+      ++i;
+    }
+  }
+  first_semicolon = semicolon;
+  return std::move(key).finish();
+}
+
+std::optional<std::string> scannedShapeKey(const std::string& sql, std::size_t& first_semicolon) {
   std::string error;
   const ScanTokens tokens = scan(sql, error);
   if (!tokens) return std::nullopt;
   first_semicolon = std::string::npos;
-  std::string key;
-  key.reserve(sql.size() + 16);
-  std::string cuts;
-  size_t copied = 0;  // sql[0, copied) is in the key
+  KeyBuilder key(sql);
   for (const PgQuery__ScanToken* t : tokensOf(tokens)) {
     if (t == nullptr || t->start < 0 || t->end < t->start ||
         static_cast<size_t>(t->end) > sql.size()) {
@@ -205,21 +385,14 @@ std::optional<std::string> shapeKey(const std::string& sql, std::size_t& first_s
     if (quoted ? (last != '\'' && last != '$') : !std::isalnum(static_cast<unsigned char>(last))) {
       return std::nullopt;
     }
-    // Everything between constants (keywords, names, operators, white
-    // space, comments) is kept byte for byte: the normalized text and the
-    // fingerprint, which keep it too, are then the same for the whole shape.
-    key.append(sql, copied, start - copied);
-    cuts += std::to_string(key.size());
-    cuts += marker;
-    key += '?';
-    copied = end;
+    key.cut(start, end, marker);
   }
-  key.append(sql, copied);
-  // Where the cuts are, so that no text without a constant at some offset
-  // can produce the key of one with a constant there.
-  key += '\0';
-  key += cuts;
-  return key;
+  return std::move(key).finish();
+}
+
+std::optional<std::string> shapeKey(const std::string& sql, std::size_t& first_semicolon) {
+  if (auto key = plainShapeKey(sql, first_semicolon)) return key;
+  return scannedShapeKey(sql, first_semicolon);
 }
 
 std::optional<std::size_t> assignmentValueOffset(const std::string& text) {
