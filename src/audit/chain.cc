@@ -77,6 +77,11 @@ std::string chainHash(std::string_view prev, std::string_view record) {
   return out;
 }
 
+bool isLowerHex(std::string_view s) {
+  return std::all_of(s.begin(), s.end(),
+                     [](char c) { return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'); });
+}
+
 StoredRecord sealRecord(const AuditEvent& event, uint64_t seq, std::string prev) {
   StoredRecord row;
   sealInto(row, event, seq, prev);

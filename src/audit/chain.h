@@ -57,6 +57,8 @@ struct StoredRecord {
 
 /// hex(SHA-256(prev || record)).
 std::string chainHash(std::string_view prev, std::string_view record);
+/// Whether `s` is only lowercase hex digits, as chainHash writes them.
+bool isLowerHex(std::string_view s);
 
 /// Serializes `event` as record `seq` after `prev` and fills every column.
 StoredRecord sealRecord(const AuditEvent& event, uint64_t seq, std::string prev);

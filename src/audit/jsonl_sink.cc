@@ -24,11 +24,6 @@ constexpr std::string_view kRecordKey = "\",\"record\":";
 constexpr size_t kPrevAt = kHashKey.size() + 64;
 constexpr size_t kRecordAt = kPrevAt + kPrevKey.size() + 64 + kRecordKey.size();
 
-bool isHex(std::string_view s) {
-  return std::all_of(s.begin(), s.end(),
-                     [](char c) { return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'); });
-}
-
 std::string errnoText() {
   return std::strerror(errno);
 }
@@ -82,7 +77,7 @@ bool JsonlSink::parseLine(std::string_view line, StoredRecord& out) {
   }
   out.hash = std::string(line.substr(kHashKey.size(), 64));
   out.prev = std::string(line.substr(kPrevAt + kPrevKey.size(), 64));
-  if (!isHex(out.hash) || !isHex(out.prev)) return false;
+  if (!isLowerHex(out.hash) || !isLowerHex(out.prev)) return false;
   out.record = std::string(line.substr(kRecordAt, line.size() - kRecordAt - 1));
   auto parsed = parseRecord(out.record);
   if (!parsed) return false;

@@ -15,10 +15,11 @@ namespace {
 using sqlite::columnText;
 using sqlite::Stmt;
 
-/// The file layout this build writes. Version 3 may store a segment's lines
-/// as a zstd frame (a BLOB); version 2 only as text, so a version 2 file is
-/// still read as it is.
-constexpr int kSchemaVersion = 3;
+/// The file layout this build writes. Version 4 starts a segment's lines
+/// with a short tag of the record's hash, version 3 and 2 with the whole
+/// hash; version 3 and 4 may store the lines as a zstd frame (a BLOB),
+/// version 2 only as text. Files of versions 2 and 3 are read as they are.
+constexpr int kSchemaVersion = 4;
 
 /// `{}`: kSchemaVersion.
 constexpr const char* kSchema = R"sql(
@@ -106,9 +107,9 @@ Result<std::unique_ptr<SqliteSink>> SqliteSink::open(const std::string& path,
     return st.takeError();
   }
   if (auto st = refuseNewer(db, path); !st) return st.takeError();
-  // A version 2 file keeps its text segments; from now on it may also hold
-  // compressed ones, which a pgwarden that knows only version 2 cannot read.
-  if (auto st = sink->exec(setSchemaVersion(" AND value = '2'").c_str()); !st) {
+  // A version 2 or 3 file keeps its segments; from now on it may also hold
+  // ones a pgwarden that knows only its version cannot read.
+  if (auto st = sink->exec(setSchemaVersion(" AND value IN ('2', '3')").c_str()); !st) {
     return st.takeError();
   }
   if (sqlite3_prepare_v2(db,

@@ -23,6 +23,14 @@ constexpr const char* kSegmentColumns =
 /// the low 20, so they grow in write order across gateways.
 constexpr int kLineBits = 20;
 
+/// A line holds its record's hash cut to this many hex digits, a tag: the
+/// whole hash is recomputed when the segment is read, and the link to the
+/// next segment (its prev_hash, and this one's hash column) keeps all 64.
+/// The tag only says which line an edit starts at; whole hashes, random
+/// digits, made up three quarters of a compressed segment (docs/audit.md,
+/// "The SQLite file").
+constexpr size_t kTagChars = 8;
+
 /// The least and greatest time_us of `records` (not empty): what a
 /// segment's first_time_us and last_time_us hold.
 std::pair<int64_t, int64_t> timeRange(std::span<const StoredRecord> records) {
@@ -95,6 +103,11 @@ struct SqliteSink::Segment {
   /// The records, with their links and derived columns; a line that cannot
   /// be read keeps empty columns (verify reports it at its seq). Nothing
   /// when the segment is damaged.
+  ///
+  /// A line's hash is recomputed from the link before it and its record;
+  /// its tag must be that hash's first kTagChars digits (a version 3 line
+  /// carries the whole hash instead). A line whose tag differs keeps the
+  /// tag as its hash, which verify reports as an edited record.
   std::vector<StoredRecord> expand() const {
     std::vector<StoredRecord> out;
     if (!damage.empty()) return out;
@@ -111,9 +124,12 @@ struct SqliteSink::Segment {
       r.seq = seq++;
       r.position = (static_cast<uint64_t>(id) << kLineBits) | line++;
       r.prev = prev;
-      if (text.size() > 65 && text[64] == ' ') {
-        r.hash = std::string(text.substr(0, 64));
-        r.record = std::string(text.substr(65));
+      const std::string_view tag = text.substr(0, text.find(' '));
+      if (tag.size() < text.size() && (tag.size() == kTagChars || tag.size() == 64) &&
+          isLowerHex(tag)) {
+        r.record = std::string(text.substr(tag.size() + 1));
+        r.hash = chainHash(r.prev, r.record);
+        if (!r.hash.starts_with(tag)) r.hash = std::string(tag);
       } else {
         r.record = std::string(text);
       }
@@ -233,11 +249,11 @@ Result<std::vector<SqliteSink::Segment>> SqliteSink::segmentsOf(const std::strin
 
 std::pair<int64_t, int64_t> SqliteSink::fillBody(std::span<const StoredRecord> records) {
   size_t size = 0;
-  for (const StoredRecord& r : records) size += r.hash.size() + r.record.size() + 2;
+  for (const StoredRecord& r : records) size += kTagChars + r.record.size() + 2;
   body_.clear();
   body_.reserve(size);
   for (const StoredRecord& r : records) {
-    body_.append(r.hash).push_back(' ');
+    body_.append(r.hash, 0, kTagChars).push_back(' ');
     body_.append(r.record).push_back('\n');
   }
   return timeRange(records);

@@ -3,23 +3,25 @@
 /// one transaction per batch with synchronous=FULL, so a batch the writer
 /// counts as written survives a crash of the process or of the machine.
 ///
-/// Schema (version 3): each batch is one segment row holding its records,
+/// Schema (version 4): each batch is one segment row holding its records,
 /// so storing a record costs a copy into the segment, not a row and five
 /// index entries of its own (docs/audit.md, "The SQLite file").
 ///   audit_segments(id, gateway_id, first_seq, last_seq, first_time_us,
 ///                  last_time_us, prev_hash, hash, records)
 ///     UNIQUE(gateway_id, first_seq), indexed on last_time_us; `records` is
-///     one line per record, `<hash> <canonical JSON>`, stored as TEXT or,
+///     one line per record, `<tag> <canonical JSON>`, stored as TEXT or,
 ///     compressed, as a BLOB holding one zstd frame (segment_codec.h);
-///     prev_hash links the first record, hash is the last one's; the times
-///     are the least and greatest time_us inside.
+///     the tag is the first 8 hex digits of the record's hash, which
+///     readers recompute along the chain; prev_hash links the first record,
+///     hash is the last one's, both whole; the times are the least and
+///     greatest time_us inside.
 ///   audit_keys(key, segment)  what a segment holds, for queries:
 ///     "session:<id>", "subject:<id>" and "decision:<deny|review>"
 ///   audit_anchor(gateway_id PRIMARY KEY, seq, hash, time_us)
 /// `verify` checks every segment column and key against the records.
 /// A version 1 file (one row per record) is converted when the gateway
-/// opens it for writing; a version 2 file (text segments only) is read as it
-/// is and marked version 3 then.
+/// opens it for writing; a version 2 (text segments only) or version 3 file
+/// (a whole hash per line) is read as it is and marked version 4 then.
 
 #include <sqlite3.h>
 

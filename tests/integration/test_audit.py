@@ -5,6 +5,7 @@ the sink stalls; and no secret in any sink."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import signal
@@ -38,7 +39,7 @@ def audit_config(workdir_hint: str = "", **extra) -> dict:
 
 
 def segment_text(records: str | bytes) -> str:
-    """A segment's "<hash> <json>" lines: stored as text, or (the default)
+    """A segment's "<tag> <json>" lines: stored as text, or (the default)
     as a BLOB holding one zstd frame."""
     if isinstance(records, bytes):
         return zstandard.ZstdDecompressor().decompress(records).decode()
@@ -46,14 +47,20 @@ def segment_text(records: str | bytes) -> str:
 
 
 def sqlite_records(db) -> list[tuple[int, str, str]]:
-    """(seq, hash, canonical JSON) of every record in a SQLite sink file."""
+    """(seq, hash, canonical JSON) of every record in a SQLite sink file.
+    A line keeps only a tag of its hash (the first 8 hex digits): the hash
+    is recomputed along the chain, from the segment's prev_hash, and must
+    start with the tag."""
     with sqlite3.connect(f"file:{db}?mode=ro", uri=True) as c:
-        segments = c.execute("SELECT first_seq, records FROM audit_segments "
+        segments = c.execute("SELECT first_seq, prev_hash, records FROM audit_segments "
                              "ORDER BY gateway_id, first_seq").fetchall()
     out = []
-    for first, records in segments:
+    for first, prev, records in segments:
         for i, line in enumerate(segment_text(records).splitlines()):
-            out.append((first + i, line[:64], line[65:]))
+            tag, record = line.split(" ", 1)
+            prev = hashlib.sha256((prev + record).encode()).hexdigest()
+            assert len(tag) == 8 and prev.startswith(tag), f"record {first + i}: tag {tag}"
+            out.append((first + i, prev, record))
     return out
 
 

@@ -182,7 +182,7 @@ TEST_F(SqliteAudit, EditingAnyRecordBreaksVerifyAtThatRecord) {
   const std::pair<std::string, Edit> edits[] = {
       {"content", [](auto& l, size_t i) { l[i] = replaceFirst(l[i], "\"rows\":", "\"rows\":1"); }},
       {"seq", [](auto& l, size_t i) { l[i] = replaceFirst(l[i], "\"seq\":", "\"seq\":10"); }},
-      {"hash", [](auto& l, size_t i) { l[i].replace(0, 64, std::string(64, 'e')); }},
+      {"tag", [](auto& l, size_t i) { l[i].replace(0, 8, std::string(8, 'e')); }},
       {"deleted", [](auto& l, size_t i) { l.erase(l.begin() + static_cast<ptrdiff_t>(i)); }},
       {"duplicated",
        [](auto& l, size_t i) { l.insert(l.begin() + static_cast<ptrdiff_t>(i), l[i]); }},
@@ -194,9 +194,7 @@ TEST_F(SqliteAudit, EditingAnyRecordBreaksVerifyAtThatRecord) {
       editLines(db, seq, edit);
       auto r = verifyDb(db);
       EXPECT_FALSE(r.ok) << what << " of " << seq;
-      // An edited hash is seen at the next record when it is still intact
-      // (its prev no longer matches), or by the segment's own hash when it
-      // is the last. Either way the report names this record.
+      // An edited tag no longer starts the record's recomputed hash.
       // A duplicated line is a record too many after the original.
       EXPECT_EQ(r.broken_seq, what == "duplicated" ? seq + 1 : seq) << what << ": " << r.problem;
     }
@@ -499,7 +497,7 @@ TEST_F(SqliteAudit, AFileMixingTextAndCompressedSegmentsReadsAndVerifies) {
   sql(db_, "UPDATE audit_meta SET value = '2' WHERE key = 'schema_version'");
   ASSERT_TRUE(Store::openSqlite(db_).ok());  // version 2 is read as it is
   write(6, 6);
-  EXPECT_EQ(scalar(db_, "SELECT value FROM audit_meta WHERE key = 'schema_version'"), "3");
+  EXPECT_EQ(scalar(db_, "SELECT value FROM audit_meta WHERE key = 'schema_version'"), "4");
   EXPECT_EQ(scalar(db_, "SELECT group_concat(typeof(records)) FROM audit_segments ORDER BY id"),
             "text,blob");
   auto r = verifyDb(db_);
@@ -508,6 +506,65 @@ TEST_F(SqliteAudit, AFileMixingTextAndCompressedSegmentsReadsAndVerifies) {
   Query q;
   q.subject = "alice";
   EXPECT_EQ((*Store::openSqlite(db_))->query(q)->size(), 6u);
+}
+
+TEST_F(SqliteAudit, EachLineCarriesATagOfItsHashAndReadsBackTheWholeHash) {
+  std::vector<std::unique_ptr<Sink>> sinks;
+  sinks.push_back(testing::sqliteSink(db_));
+  sinks.push_back(testing::jsonlSink(dir_.file("audit.jsonl")));
+  testing::writeEvents(*testing::openLog(testing::fastOptions(), std::move(sinks)), 8);
+  // The JSON Lines file keeps every hash whole: the reference.
+  auto file = Store::openJsonl(dir_.file("audit.jsonl"));
+  ASSERT_TRUE(file.ok());
+  auto want = (*file)->query(Query{});
+  ASSERT_TRUE(want.ok());
+  ASSERT_EQ(want->size(), 8u);
+  editLines(db_, 1, [&](auto& lines, size_t) {
+    ASSERT_EQ(lines.size(), 8u);
+    for (size_t i = 0; i < lines.size(); ++i) {
+      EXPECT_EQ(lines[i].substr(0, 9), (*want)[i].hash.substr(0, 8) + " ") << lines[i];
+      EXPECT_EQ(lines[i].substr(9), (*want)[i].record);
+    }
+  });
+  auto got = (*Store::openSqlite(db_))->query(Query{});
+  ASSERT_TRUE(got.ok());
+  ASSERT_EQ(got->size(), 8u);
+  for (size_t i = 0; i < 8; ++i) {
+    EXPECT_EQ((*got)[i].hash, (*want)[i].hash) << i;
+    EXPECT_EQ((*got)[i].prev, (*want)[i].prev) << i;
+  }
+}
+
+TEST_F(SqliteAudit, AVersion3FileWithWholeHashesIsReadVerifiedAndContinued) {
+  write(6);
+  // Rewritten as a version 3 gateway stored it: the whole hash per line.
+  editLines(db_, 1, [](auto& lines, size_t) {
+    std::string prev = kGenesisHash;
+    for (std::string& line : lines) {
+      const std::string record = line.substr(line.find(' ') + 1);
+      prev = chainHash(prev, record);
+      line = prev + " " + record;
+    }
+  });
+  sql(db_, "UPDATE audit_meta SET value = '3' WHERE key = 'schema_version'");
+  ASSERT_EQ(scalar(db_, "SELECT length(hash) FROM audit_segments"), "64");
+  const std::string pristine = dir_.file("v3.db");
+  std::filesystem::copy_file(db_, pristine);
+  write(6, 6);
+  EXPECT_EQ(scalar(db_, "SELECT value FROM audit_meta WHERE key = 'schema_version'"), "4");
+  auto r = verifyDb(db_);
+  EXPECT_TRUE(r.ok) << r.problem;
+  EXPECT_EQ(r.records, 12u);
+  auto all = (*Store::openSqlite(db_))->query(Query{});
+  ASSERT_TRUE(all.ok());
+  ASSERT_EQ(all->size(), 12u);
+  EXPECT_EQ((*all)[5].hash, (*all)[6].prev);  // the link between the two formats
+  // An edit in a whole-hash line is still found at its record.
+  editLines(pristine, 4,
+            [](auto& l, size_t i) { l[i] = replaceFirst(l[i], "\"rows\":", "\"rows\":1"); });
+  r = verifyDb(pristine);
+  EXPECT_FALSE(r.ok);
+  EXPECT_EQ(r.broken_seq, 4u) << r.problem;
 }
 
 TEST_F(SqliteAudit, ADamagedCompressedSegmentFailsVerifyAndIsNeverReadAsRecords) {
@@ -536,14 +593,14 @@ TEST_F(SqliteAudit, ADamagedCompressedSegmentFailsVerifyAndIsNeverReadAsRecords)
 
 TEST_F(SqliteAudit, AFileFromANewerPgwardenIsRefused) {
   write(1);
-  sql(db_, "UPDATE audit_meta SET value = '4' WHERE key = 'schema_version'");
+  sql(db_, "UPDATE audit_meta SET value = '5' WHERE key = 'schema_version'");
   auto reader = Store::openSqlite(db_);
   ASSERT_FALSE(reader.ok());
   EXPECT_NE(reader.error().message.find("newer pgwarden"), std::string::npos)
       << reader.error().message;
   auto writer = SqliteSink::open(db_);
   ASSERT_FALSE(writer.ok());
-  EXPECT_NE(writer.error().message.find("schema version 4"), std::string::npos)
+  EXPECT_NE(writer.error().message.find("schema version 5"), std::string::npos)
       << writer.error().message;
 }
 
