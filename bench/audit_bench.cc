@@ -96,6 +96,20 @@ void BM_Seal(benchmark::State& state) {
 }
 BENCHMARK(BM_Seal);
 
+/// Reading a record back (verify, tail, export, replay): the canonical
+/// reader that parseRecord tries first, against the general JSON parser it
+/// falls back to.
+void BM_ParseRecord(benchmark::State& state) {
+  const std::string json = canonicalJson(sampleEvent(1), 1);
+  const bool general = state.range(0) != 0;
+  for (auto _ : state) {
+    auto r = general ? detail::parseAnyRecord(json) : parseRecord(json);
+    benchmark::DoNotOptimize(r);
+  }
+  state.SetBytesProcessed(state.iterations() * static_cast<int64_t>(json.size()));
+}
+BENCHMARK(BM_ParseRecord)->ArgName("general")->Arg(0)->Arg(1);
+
 /// One sink transaction of `batch` pre-sealed records per iteration.
 template <class Open>
 void sinkWrite(benchmark::State& state, Open open) {

@@ -11,7 +11,11 @@
 #include <cassert>
 #include <charconv>
 #include <cstring>
+#include <limits>
 #include <nlohmann/json.hpp>
+#include <utility>
+
+#include "common/ascii.h"
 
 namespace pgw::audit {
 namespace {
@@ -482,9 +486,187 @@ class FieldReader {
   size_t seen_ = 0;
 };
 
+/// Reads a record in exactly the form writeRecord gives it: keys in sorted
+/// order, no whitespace, integers without sign or leading zero trouble, and
+/// strings whose escapes are the ones RFC 8259 defines (\uXXXX only below
+/// U+0080). Returns false at the first byte that differs from that form;
+/// parseRecord then reads the text with the general parser, which accepts
+/// any JSON and words the errors. So this only has to agree with that
+/// parser on what it accepts (a differential test checks it), and every
+/// record pgwarden wrote is read here, without a JSON tree.
+class CanonicalReader {
+ public:
+  explicit CanonicalReader(std::string_view s) : s_(s) {}
+
+  bool read(ParsedRecord& out) {
+    AuditEvent& e = out.event;
+    std::string type;
+    uint64_t anchor_seq = 0;
+    uint64_t session_id = 0;
+    int64_t time_us = 0;
+    const bool ok =
+        lit(R"({"anchor_hash":)") && str(e.anchor_hash) && lit(R"(,"anchor_seq":)") &&
+        u64(anchor_seq) && lit(R"(,"auth_method":)") && str(e.auth_method) &&
+        lit(R"(,"bytes_sent":)") && i64(e.bytes_sent) && lit(R"(,"client_address":)") &&
+        str(e.client_address) && lit(R"(,"command_tag":)") && str(e.command_tag) &&
+        lit(R"(,"connection":)") && str(e.connection) && lit(R"(,"decision":)") &&
+        str(e.decision) && lit(R"(,"detail":)") && str(e.detail) && lit(R"(,"duration_us":)") &&
+        i64(e.duration_us) && lit(R"(,"fingerprint":)") && str(e.fingerprint) &&
+        lit(R"(,"gateway_id":)") && str(e.gateway_id) && lit(R"(,"masked":)") && list([&] {
+          MaskedColumn& m = e.masked.emplace_back();
+          return lit(R"({"cells":)") && i64(m.cells) && lit(R"(,"column":)") && str(m.column) &&
+                 lit(R"(,"rule":)") && str(m.rule) && lit("}");
+        }) &&
+        lit(R"(,"parameters":)") && list([&] {
+          if (lit("null")) {
+            e.parameters.emplace_back(std::nullopt);
+            return true;
+          }
+          return str(e.parameters.emplace_back().emplace());
+        }) &&
+        lit(R"(,"policy":)") && str(e.policy) && lit(R"(,"reason":)") && str(e.reason) &&
+        lit(R"(,"review_id":)") && str(e.review_id) && lit(R"(,"rows":)") && i64(e.rows) &&
+        lit(R"(,"rule":)") && str(e.rule) && lit(R"(,"seq":)") && u64(out.seq) &&
+        lit(R"(,"session_id":)") && u64(session_id) && lit(R"(,"signature":)") &&
+        str(e.signature) && lit(R"(,"sqlstate":)") && str(e.sqlstate) && lit(R"(,"statement":)") &&
+        str(e.statement) && lit(R"(,"statement_kind":)") && str(e.statement_kind) &&
+        lit(R"(,"subject_groups":)") && strings(e.subject_groups) && lit(R"(,"subject_id":)") &&
+        str(e.subject_id) && lit(R"(,"subject_issuer":)") && str(e.subject_issuer) &&
+        lit(R"(,"tables":)") && strings(e.tables) && lit(R"(,"time_us":)") && i64(time_us) &&
+        lit(R"(,"tls":)") && boolean(e.tls) && lit(R"(,"tls_version":)") && str(e.tls_version) &&
+        lit(R"(,"type":)") && str(type) && lit(R"(,"upstream_role":)") && str(e.upstream_role) &&
+        lit("}") && i_ == s_.size();
+    if (!ok) return false;
+    const auto t = eventTypeFromString(type);
+    if (!t) return false;
+    e.type = *t;
+    e.anchor_seq = anchor_seq;
+    e.session_id = session_id;
+    e.time = TimePoint(std::chrono::microseconds(time_us));
+    return true;
+  }
+
+ private:
+  // Inlined, so each literal's length is a constant and the comparison
+  // needs no call.
+  [[gnu::always_inline]] bool lit(std::string_view v) {
+    if (s_.size() - i_ < v.size() || std::memcmp(s_.data() + i_, v.data(), v.size()) != 0) {
+      return false;
+    }
+    i_ += v.size();
+    return true;
+  }
+
+  /// A non-negative integer: "0", or digits without a leading zero; false
+  /// when it does not fit in 64 bits.
+  bool digits(uint64_t& v) {
+    const size_t start = i_;
+    v = 0;
+    bool fits = true;
+    while (i_ < s_.size() && ascii::isDigit(s_[i_])) {
+      fits = fits && !__builtin_mul_overflow(v, 10, &v) &&
+             !__builtin_add_overflow(v, static_cast<uint64_t>(s_[i_] - '0'), &v);
+      ++i_;
+    }
+    const size_t n = i_ - start;
+    return fits && (n == 1 || (n > 1 && s_[start] != '0'));
+  }
+  bool u64(uint64_t& v) { return digits(v); }
+  /// Values outside int64_t go to the general parser, which has its own
+  /// rules for them.
+  bool i64(int64_t& v) {
+    const bool negative = lit("-");
+    uint64_t u = 0;
+    constexpr auto kMax = static_cast<uint64_t>(std::numeric_limits<int64_t>::max());
+    if (!digits(u) || u > kMax + (negative ? 1 : 0)) return false;
+    v = negative ? static_cast<int64_t>(0 - u) : static_cast<int64_t>(u);
+    return true;
+  }
+  bool boolean(bool& v) {
+    v = lit("true");
+    return v || lit("false");
+  }
+
+  bool str(std::string& out) {
+    if (!lit("\"")) return false;
+    out.clear();
+    for (;;) {
+      const size_t run = plainRun(s_, i_);
+      out.append(s_.substr(i_, run - i_));
+      i_ = run;
+      if (i_ == s_.size()) return false;
+      const auto c = static_cast<unsigned char>(s_[i_]);
+      if (c == '"') {
+        ++i_;
+        return true;
+      }
+      if (c >= 0x80) {
+        const size_t len = utf8Length(s_, i_);
+        if (len == 0) return false;
+        out.append(s_.substr(i_, len));
+        i_ += len;
+        continue;
+      }
+      if (c != '\\' || i_ + 1 == s_.size()) return false;  // a raw control character
+      const char esc = s_[i_ + 1];
+      i_ += 2;
+      if (esc == 'u') {
+        // \u00XX below U+0080, as the writer escapes control characters;
+        // anything else (surrogate pairs, ...) goes to the general parser.
+        if (s_.compare(i_, 2, "00") != 0 || i_ + 4 > s_.size()) return false;
+        const int hi = hexValue(s_[i_ + 2]);
+        const int lo = hexValue(s_[i_ + 3]);
+        if (hi < 0 || hi > 7 || lo < 0) return false;
+        out.push_back(static_cast<char>(hi * 16 + lo));
+        i_ += 4;
+        continue;
+      }
+      const auto* e = std::find_if(std::begin(kEscapes), std::end(kEscapes),
+                                   [&](const auto& p) { return p.first == esc; });
+      if (e == std::end(kEscapes)) return false;
+      out.push_back(e->second);
+    }
+  }
+
+  /// The one-character escapes of RFC 8259 and what they stand for.
+  static constexpr std::pair<char, char> kEscapes[] = {{'"', '"'},  {'\\', '\\'}, {'/', '/'},
+                                                       {'b', '\b'}, {'f', '\f'},  {'n', '\n'},
+                                                       {'r', '\r'}, {'t', '\t'}};
+
+  static int hexValue(char c) {
+    if (ascii::isDigit(c)) return c - '0';
+    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+    return -1;
+  }
+
+  /// `[item,item,...]`, `item` reading one element.
+  template <class Item>
+  bool list(Item item) {
+    if (!lit("[")) return false;
+    if (lit("]")) return true;
+    do {
+      if (!item()) return false;
+    } while (lit(","));
+    return lit("]");
+  }
+  bool strings(std::vector<std::string>& out) {
+    return list([&] { return str(out.emplace_back()); });
+  }
+
+  std::string_view s_;
+  size_t i_ = 0;
+};
+
 }  // namespace
 
-Result<ParsedRecord> parseRecord(std::string_view json) {
+namespace detail {
+
+bool readCanonicalRecord(std::string_view json, ParsedRecord& out) {
+  return CanonicalReader(json).read(out);
+}
+
+Result<ParsedRecord> parseAnyRecord(std::string_view json) {
   Json j = Json::parse(json.begin(), json.end(), nullptr, false);
   if (j.is_discarded() || !j.is_object()) return fail("", "the record is not a JSON object");
   try {
@@ -544,6 +726,14 @@ Result<ParsedRecord> parseRecord(std::string_view json) {
   } catch (const std::exception& ex) {
     return fail("", ex.what());
   }
+}
+
+}  // namespace detail
+
+Result<ParsedRecord> parseRecord(std::string_view json) {
+  ParsedRecord out;
+  if (detail::readCanonicalRecord(json, out)) return out;
+  return detail::parseAnyRecord(json);
 }
 
 }  // namespace pgw::audit

@@ -181,4 +181,12 @@ struct ParsedRecord {
 /// key is missing, unknown or of the wrong type.
 Result<ParsedRecord> parseRecord(std::string_view json);
 
+namespace detail {
+/// parseRecord's two readers, apart for tests: the fast one takes exactly
+/// the canonical form and returns false for anything else (`out` is then
+/// left in an unspecified state); the general one takes any JSON.
+bool readCanonicalRecord(std::string_view json, ParsedRecord& out);
+Result<ParsedRecord> parseAnyRecord(std::string_view json);
+}  // namespace detail
+
 }  // namespace pgw::audit

@@ -7,7 +7,9 @@
 #include <gtest/gtest.h>
 
 #include <functional>
+#include <limits>
 #include <nlohmann/json.hpp>
+#include <random>
 #include <set>
 
 #include "test_util.h"
@@ -152,6 +154,196 @@ TEST(CanonicalJson, ParseRejectsMissingUnknownAndMistypedKeys) {
   mistyped["type"] = "teleport";
   EXPECT_FALSE(parseRecord(mistyped.dump()).ok());
   EXPECT_FALSE(parseRecord("not json").ok());
+}
+
+/// Random text for the differential test: plain ASCII mostly, with every
+/// kind of byte the writer escapes or checks (quotes, backslashes, control
+/// characters, UTF-8 of each length, invalid bytes).
+std::string randomText(std::mt19937_64& rng) {
+  static const std::string pieces[] = {"a",
+                                       "SELECT ",
+                                       "x",
+                                       "\"",
+                                       "\\",
+                                       "\n",
+                                       "\t",
+                                       "\b",
+                                       "\f",
+                                       "\r",
+                                       std::string(1, '\0'),
+                                       "\x01",
+                                       "\x1f",
+                                       "\x7f",
+                                       "/",
+                                       "é",
+                                       "€",
+                                       "𝄞",
+                                       "\xff",
+                                       "\xc3",
+                                       "\xed\xa0\x80",
+                                       "\xf4\x90\x80\x80",
+                                       "\xc0\xaf",
+                                       "0123456789",
+                                       "{}[],:"};
+  std::string out;
+  const size_t n = rng() % 12;
+  for (size_t i = 0; i < n; ++i) out += pieces[rng() % std::size(pieces)];
+  return out;
+}
+
+int64_t randomInt(std::mt19937_64& rng) {
+  switch (rng() % 5) {
+    case 0:
+      return 0;
+    case 1:
+      return -1;
+    case 2:
+      return static_cast<int64_t>(rng() % 1000);
+    case 3:
+      return std::numeric_limits<int64_t>::min() + static_cast<int64_t>(rng() % 3);
+    default:
+      return static_cast<int64_t>(rng());
+  }
+}
+
+AuditEvent randomEvent(std::mt19937_64& rng) {
+  AuditEvent e;
+  e.type = static_cast<EventType>(rng() % (static_cast<int>(EventType::Anchor) + 1));
+  e.time = TimePoint(std::chrono::microseconds(randomInt(rng)));
+  for (std::string* s :
+       {&e.gateway_id,     &e.subject_id, &e.subject_issuer, &e.auth_method, &e.client_address,
+        &e.tls_version,    &e.connection, &e.upstream_role,  &e.statement,   &e.fingerprint,
+        &e.statement_kind, &e.decision,   &e.rule,           &e.policy,      &e.review_id,
+        &e.command_tag,    &e.sqlstate,   &e.reason,         &e.detail,      &e.anchor_hash,
+        &e.signature}) {
+    *s = randomText(rng);
+  }
+  e.session_id = rng() % 2 != 0 ? rng() : rng() % 10;
+  e.anchor_seq = rng() % 2 != 0 ? rng() : 0;
+  e.tls = rng() % 2 != 0;
+  e.duration_us = randomInt(rng);
+  e.rows = randomInt(rng);
+  e.bytes_sent = randomInt(rng);
+  for (size_t i = rng() % 3; i > 0; --i) e.subject_groups.push_back(randomText(rng));
+  for (size_t i = rng() % 3; i > 0; --i) e.tables.push_back(randomText(rng));
+  for (size_t i = rng() % 4; i > 0; --i) {
+    e.parameters.push_back(rng() % 3 == 0 ? std::nullopt
+                                          : std::optional<std::string>(randomText(rng)));
+  }
+  for (size_t i = rng() % 3; i > 0; --i) {
+    e.masked.push_back(MaskedColumn{randomText(rng), randomText(rng), randomInt(rng)});
+  }
+  return e;
+}
+
+/// Edits a record the way a hand, a tool or damage might: a byte changed,
+/// inserted or removed, or a JSON-ish token swapped in.
+std::string mutate(std::string s, std::mt19937_64& rng) {
+  static const std::string tokens[] = {" ",    "\\u0041", "\\u00e9", "\\ud834\\udd1e",
+                                       "\\/",  "-",       "0",       "01",
+                                       "1.5",  "1e3",     "\"",      "\\",
+                                       "null", "true",    "}",       "]",
+                                       ",",    "\xff",    "é",       "99999999999999999999"};
+  for (size_t k = 1 + rng() % 2; k > 0 && !s.empty(); --k) {
+    size_t at = rng() % s.size();
+    // Half the edits land just inside a string, where most keep the form
+    // and both readers must read the same value.
+    if (rng() % 2 == 0) {
+      const size_t value = s.find("\":\"", at);
+      if (value != std::string::npos) at = value + 3;
+      if (at == s.size()) at = 0;
+    }
+    switch (rng() % 4) {
+      case 0:
+        s[at] = static_cast<char>(rng() % 256);
+        break;
+      case 1:
+        s.erase(at, 1 + rng() % 3);
+        break;
+      case 2:
+        s.insert(at, 1, static_cast<char>(rng() % 128));
+        break;
+      default:
+        s.insert(at, tokens[rng() % std::size(tokens)]);
+        break;
+    }
+  }
+  return s;
+}
+
+TEST(CanonicalJson, FastReaderAgreesWithTheGeneralParser) {
+  // parseRecord reads canonical text with its own reader and everything
+  // else with nlohmann::json. The two must agree wherever the fast one
+  // answers: a difference would make verify, tail and export see another
+  // record than a JSON library does.
+  std::mt19937_64 rng(20261208);
+  size_t fast = 0;
+  size_t mutated_fast = 0;
+  for (int i = 0; i < 8000; ++i) {
+    const std::string json = canonicalJson(randomEvent(rng), rng());
+    ParsedRecord quick;
+    auto general = detail::parseAnyRecord(json);
+    ASSERT_TRUE(general.ok()) << general.error().message << "\n" << json;
+    // Every record the writer produces takes the fast path.
+    ASSERT_TRUE(detail::readCanonicalRecord(json, quick)) << json;
+    ++fast;
+    ASSERT_EQ(quick.seq, general->seq);
+    ASSERT_EQ(quick.event, general->event) << json;
+
+    const std::string edited = mutate(json, rng);
+    ParsedRecord q2;
+    if (!detail::readCanonicalRecord(edited, q2)) continue;
+    ++mutated_fast;
+    auto g2 = detail::parseAnyRecord(edited);
+    ASSERT_TRUE(g2.ok()) << "the fast reader took what the parser refuses (" << g2.error().message
+                         << "):\n"
+                         << edited;
+    ASSERT_EQ(q2.seq, g2->seq) << edited;
+    ASSERT_EQ(q2.event, g2->event) << edited;
+  }
+  EXPECT_EQ(fast, 8000u);
+  // Edits inside string values keep the form: both readers take them.
+  EXPECT_GT(mutated_fast, 2000u);
+}
+
+std::string replaceFirst(std::string s, std::string_view what, std::string_view with) {
+  const size_t at = s.find(what);
+  if (at != std::string::npos) s.replace(at, what.size(), with);
+  return s;
+}
+
+TEST(CanonicalJson, FastReaderLeavesOtherFormsToTheGeneralParser) {
+  const AuditEvent e = testing::statement(1);
+  const std::string good = canonicalJson(e, 1);
+  ParsedRecord out;
+  ASSERT_TRUE(detail::readCanonicalRecord(good, out));
+  // The same record to a JSON library, not in canonical bytes: spacing,
+  // a trailing newline, another key order.
+  nlohmann::ordered_json reordered;
+  const nlohmann::json j = nlohmann::json::parse(good);
+  for (auto it = j.rbegin(); it != j.rend(); ++it) reordered[it.key()] = it.value();
+  const std::string others[] = {
+      j.dump(2),
+      good + "\n",
+      reordered.dump(),
+  };
+  for (const std::string& text : others) {
+    EXPECT_FALSE(detail::readCanonicalRecord(text, out)) << text;
+    auto r = parseRecord(text);
+    ASSERT_TRUE(r.ok()) << r.error().message;
+    EXPECT_EQ(r->event, e) << text;
+  }
+  // Escapes the writer does not use: \u of an ASCII character is read
+  // here, past ASCII (and surrogate pairs) by the parser.
+  const std::pair<std::string, std::string> escapes[] = {
+      {R"(\u003a)", ":"}, {R"(\u00e9)", "é"}, {R"(\ud834\udd1e)", "𝄞"}};
+  for (const auto& [escape, text] : escapes) {
+    const std::string json = replaceFirst(good, R"("statement":")", R"("statement":")" + escape);
+    EXPECT_EQ(detail::readCanonicalRecord(json, out), text == ":") << escape;
+    auto r = parseRecord(json);
+    ASSERT_TRUE(r.ok()) << r.error().message;
+    EXPECT_EQ(r->event.statement, text + e.statement);
+  }
 }
 
 /// An event with every member of the canonical form away from its default,
