@@ -221,8 +221,8 @@ std::optional<std::string> plainShapeKey(const std::string& sql, std::size_t& fi
   KeyBuilder key(sql);
   size_t semicolon = npos;
   const size_t n = sql.size();
-  // The byte after sql[j), or 0 at the end (which no rule below accepts as
-  // continuing a token).
+  // sql[j], or 0 past the end (which no rule below accepts as continuing a
+  // token).
   auto at = [&](size_t j) { return j < n ? sql[j] : '\0'; };
   size_t i = 0;
   while (i < n) {
