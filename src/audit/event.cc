@@ -487,9 +487,9 @@ class FieldReader {
 };
 
 /// Reads a record in exactly the form writeRecord gives it: keys in sorted
-/// order, no whitespace, integers without sign or leading zero trouble, and
-/// strings whose escapes are the ones RFC 8259 defines (\uXXXX only below
-/// U+0080). Returns false at the first byte that differs from that form;
+/// order, no whitespace, integers in plain decimal within their type, and
+/// strings of valid UTF-8 whose escapes are the ones RFC 8259 defines
+/// (\uXXXX only below U+0080). Returns false at the first byte that differs from that form;
 /// parseRecord then reads the text with the general parser, which accepts
 /// any JSON and words the errors. So this only has to agree with that
 /// parser on what it accepts (a differential test checks it), and every
