@@ -535,6 +535,38 @@ TEST_F(SqliteAudit, EachLineCarriesATagOfItsHashAndReadsBackTheWholeHash) {
   }
 }
 
+TEST_F(SqliteAudit, AnEditWithItsTagsRewrittenIsStillCaughtByTheChain) {
+  write(6);
+  write(6, 6);  // a second segment, records 7..12
+  const std::string pristine = dir_.file("pristine.db");
+  std::filesystem::copy_file(db_, pristine);
+  // Record 3 edited, and the tags of the lines from `last_retagged` on
+  // recomputed to match, as someone who knows the format would.
+  auto forge = [&](uint64_t retag_through) {
+    const std::string db = dir_.file(fmt::format("forged-{}.db", retag_through));
+    std::filesystem::copy_file(pristine, db);
+    editLines(db, 3, [&](auto& lines, size_t at) {
+      lines[at] = replaceFirst(lines[at], "\"rows\":", "\"rows\":1");
+      std::string prev = kGenesisHash;
+      for (size_t i = 0; i < lines.size(); ++i) {
+        const std::string record = lines[i].substr(lines[i].find(' ') + 1);
+        prev = chainHash(prev, record);
+        if (i >= at && i + 1 <= retag_through) lines[i] = prev.substr(0, 8) + " " + record;
+      }
+    });
+    return verifyDb(db);
+  };
+  // Only its own tag: the next line's link no longer matches.
+  auto r = forge(3);
+  EXPECT_FALSE(r.ok);
+  EXPECT_EQ(r.broken_seq, 4u) << r.problem;
+  // Every tag to the segment's end: the segment's whole hash differs.
+  r = forge(6);
+  EXPECT_FALSE(r.ok);
+  EXPECT_EQ(r.broken_seq, 1u) << r.problem;
+  EXPECT_NE(r.problem.find("another hash"), std::string::npos) << r.problem;
+}
+
 TEST_F(SqliteAudit, AVersion3FileWithWholeHashesIsReadVerifiedAndContinued) {
   write(6);
   // Rewritten as a version 3 gateway stored it: the whole hash per line.
