@@ -614,8 +614,8 @@ class CanonicalReader {
         // \u00XX below U+0080, as the writer escapes control characters;
         // anything else (surrogate pairs, ...) goes to the general parser.
         if (s_.compare(i_, 2, "00") != 0 || i_ + 4 > s_.size()) return false;
-        const int hi = hexValue(s_[i_ + 2]);
-        const int lo = hexValue(s_[i_ + 3]);
+        const int hi = ascii::hexValue(s_[i_ + 2]);
+        const int lo = ascii::hexValue(s_[i_ + 3]);
         if (hi < 0 || hi > 7 || lo < 0) return false;
         out.push_back(static_cast<char>(hi * 16 + lo));
         i_ += 4;
@@ -632,13 +632,6 @@ class CanonicalReader {
   static constexpr std::pair<char, char> kEscapes[] = {{'"', '"'},  {'\\', '\\'}, {'/', '/'},
                                                        {'b', '\b'}, {'f', '\f'},  {'n', '\n'},
                                                        {'r', '\r'}, {'t', '\t'}};
-
-  static int hexValue(char c) {
-    if (ascii::isDigit(c)) return c - '0';
-    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-    return -1;
-  }
 
   /// `[item,item,...]`, `item` reading one element.
   template <class Item>

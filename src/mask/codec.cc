@@ -9,6 +9,7 @@
 #include <cstring>
 #include <limits>
 
+#include "common/ascii.h"
 #include "common/bytes.h"
 #include "mask/types.h"
 
@@ -29,13 +30,6 @@ bool equalsNoCase(std::string_view a, std::string_view b) {
     if (std::tolower(static_cast<unsigned char>(a[i])) != b[i]) return false;
   }
   return true;
-}
-
-int hexValue(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  return -1;
 }
 
 /// Length of the valid UTF-8 sequence at s[i], or 0 when it is not one
@@ -199,7 +193,7 @@ Result<Uuid> parseUuid(std::string_view text) {
     if (c == '-' && n > 0 && n % 4 == 0 && n < 32 && i + 1 < text.size() && text[i - 1] != '-') {
       continue;
     }
-    const int v = hexValue(c);
+    const int v = ascii::hexValue(c);
     if (v < 0 || n >= 32) return fail("22P02", "uuid value: not a uuid");
     u[n / 2] = static_cast<uint8_t>(n % 2 == 0 ? v << 4 : u[n / 2] | v);
     ++n;
@@ -225,8 +219,8 @@ Result<std::string> parseBytea(std::string_view text) {
         ++i;
         continue;
       }
-      const int hi = hexValue(text[i]);
-      const int lo = i + 1 < text.size() ? hexValue(text[i + 1]) : -1;
+      const int hi = ascii::hexValue(text[i]);
+      const int lo = i + 1 < text.size() ? ascii::hexValue(text[i + 1]) : -1;
       if (hi < 0 || lo < 0) return fail("22P02", "bytea value: invalid hex digits");
       out += static_cast<char>(hi << 4 | lo);
       i += 2;

@@ -6,6 +6,7 @@
 
 #include <cstring>
 
+#include "common/ascii.h"
 #include "common/bytes.h"
 #include "mask/value.h"
 #include "protocol/messages.h"
@@ -18,13 +19,6 @@ constexpr size_t kSignatureSize = 11;
 
 Error badCopy(std::string_view why) {
   return fail("08P01", "COPY data: " + std::string(why));
-}
-
-int hexValue(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  return -1;
 }
 
 /// A text-format field with its backslash escapes resolved.
@@ -42,9 +36,10 @@ void decodeText(std::string_view raw, std::string& out) {
       for (int k = 0; k < 2 && i + 1 < raw.size() && raw[i + 1] >= '0' && raw[i + 1] <= '7'; ++k)
         v = v * 8 + (raw[++i] - '0');
       out += static_cast<char>(v);
-    } else if (n == 'x' && i + 1 < raw.size() && hexValue(raw[i + 1]) >= 0) {
-      int v = hexValue(raw[++i]);
-      if (i + 1 < raw.size() && hexValue(raw[i + 1]) >= 0) v = v * 16 + hexValue(raw[++i]);
+    } else if (n == 'x' && i + 1 < raw.size() && ascii::hexValue(raw[i + 1]) >= 0) {
+      int v = ascii::hexValue(raw[++i]);
+      if (i + 1 < raw.size() && ascii::hexValue(raw[i + 1]) >= 0)
+        v = v * 16 + ascii::hexValue(raw[++i]);
       out += static_cast<char>(v);
     } else {
       switch (n) {

@@ -10,6 +10,7 @@
 #include <optional>
 #include <stdexcept>
 
+#include "common/ascii.h"
 #include "common/base64.h"
 
 namespace pgw::review {
@@ -29,13 +30,6 @@ const unsigned char* bytes(std::string_view s) {
   return reinterpret_cast<const unsigned char*>(s.data());
 }
 
-int hexValue(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  return -1;
-}
-
 [[noreturn]] void cryptoFailure(const char* what) {
   throw std::runtime_error(std::string("secret box: OpenSSL failed to ") + what);
 }
@@ -46,8 +40,8 @@ Result<SecretBox> SecretBox::fromKey(std::string_view master_key) {
   std::array<unsigned char, kKeyBytes> key{};
   if (master_key.size() == 2 * kKeyBytes) {
     for (size_t i = 0; i < kKeyBytes; ++i) {
-      const int hi = hexValue(master_key[2 * i]);
-      const int lo = hexValue(master_key[2 * i + 1]);
+      const int hi = ascii::hexValue(master_key[2 * i]);
+      const int lo = ascii::hexValue(master_key[2 * i + 1]);
       if (hi < 0 || lo < 0) {
         OPENSSL_cleanse(key.data(), key.size());
         return fail("400",

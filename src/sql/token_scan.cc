@@ -9,6 +9,7 @@
 #include <span>
 #include <vector>
 
+#include "common/ascii.h"
 #include "sql/pg_tree.h"
 
 namespace pgw::sql::detail {
@@ -195,11 +196,9 @@ class KeyBuilder {
   size_t copied_ = 0;  ///< sql_[0, copied_) is in the key
 };
 
-bool isDigit(char c) {
-  return c >= '0' && c <= '9';
-}
+using ascii::isDigit;
 bool isIdentStart(char c) {
-  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_';
+  return ascii::isAlpha(c) || c == '_';
 }
 /// PostgreSQL's ident_cont, ASCII only (the plain subset has no other bytes
 /// outside quotes).
