@@ -31,12 +31,7 @@ void sql(const std::string& db, const std::string& text) {
   sqlite3_close(h);
 }
 
-std::string replaceFirst(std::string s, std::string_view what, std::string_view with) {
-  const size_t at = s.find(what);
-  EXPECT_NE(at, std::string::npos) << what;
-  if (at != std::string::npos) s.replace(at, what.size(), with);
-  return s;
-}
+using testing::replaceFirst;
 
 /// Edits the stored lines ("<hash> <json>") of the segment holding record
 /// `seq`, as someone changing the file behind pgwarden's back would; `edit`

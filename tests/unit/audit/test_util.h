@@ -2,6 +2,7 @@
 /// Shared by the audit tests: a scratch directory, sample events, and
 /// opening an AuditLog over real sinks with fast retry timings.
 
+#include <gtest/gtest.h>
 #include <stdlib.h>
 
 #include <filesystem>
@@ -19,6 +20,15 @@
 namespace pgw::audit::testing {
 
 using TempDir = test_support::TempDir;
+
+/// `s` with the first `what` replaced by `with`; a test whose `what` is
+/// not there fails (an edit that edits nothing would prove nothing).
+inline std::string replaceFirst(std::string s, std::string_view what, std::string_view with) {
+  const size_t at = s.find(what);
+  EXPECT_NE(at, std::string::npos) << what;
+  if (at != std::string::npos) s.replace(at, what.size(), with);
+  return s;
+}
 
 /// A statement event; `i` varies every field that has an index column.
 inline AuditEvent statement(int i, TimePoint time = nowUs()) {
